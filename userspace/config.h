@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sluiced's configuration (DESIGN §9): one JSON file, defaults for what is
+ * left out, unknown keys and bad values refused with their path in the file
+ * ("targets[1].match[0]: ...").
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+enum target_kind {
+	TARGET_TCP,
+};
+
+enum fail_mode {
+	FAIL_CLOSED = 0,	/* same values as enum sluice_fail_mode */
+	FAIL_OPEN = 1,
+};
+
+/* An "ip:port" or "[ip6]:port" endpoint; addr is always 16 bytes,
+ * IPv4 stored IPv4-mapped, port host byte order. */
+struct cfg_endpoint {
+	int family;		/* AF_INET or AF_INET6 as written */
+	uint8_t addr[16];
+	uint16_t port;
+	char text[64];		/* as normalised for display: "1.2.3.4:5" */
+};
+
+struct cfg_target {
+	char *name;
+	enum target_kind kind;
+	struct cfg_endpoint *match;
+	size_t n_match;
+	struct cfg_endpoint upstream;
+	enum fail_mode fail_mode;	/* the target's own, else the global */
+};
+
+struct config {
+	char *source;		/* file path, or "<embedded default>" */
+	char *cgroup;		/* NULL: the cgroup2 mount, found at start */
+	struct {
+		char *ipv4;	/* default "127.0.0.1" */
+		char *ipv6;	/* default "::1"; NULL when disabled (null) */
+		char *node;	/* default NULL */
+		uint16_t port;	/* default 15443 */
+	} listen;
+	enum fail_mode fail_mode;	/* default closed */
+	char *control;		/* default "/run/sluice/ctl.sock" */
+	uint32_t mark;		/* SO_MARK of upstream sockets, default 0x51ce */
+	uint32_t heartbeat_ms;	/* default 200 */
+	uint32_t stale_ms;	/* heartbeat age at which fail_mode applies, default 1000 */
+	uint32_t workers;	/* 0 (default): one per online CPU */
+	char *log_level;	/* default "info" */
+	struct cfg_target *targets;
+	size_t n_targets;
+};
+
+/*
+ * Parse a configuration from JSON text. `name` is used in error messages
+ * (a file path). Returns the config (caller frees with config_free()), or
+ * NULL with errno set and a one-line message in err: "<name>:<line>:<col>:
+ * <message>" for JSON syntax errors, "<name>: <path>: <message>" for
+ * schema errors (unknown key, wrong type, bad value, duplicate match).
+ */
+struct config *config_parse(const char *text, const char *name, char *err,
+			    size_t errlen);
+
+/* config_parse() of a file's contents. Same ownership and errors. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* The embedded default configuration's JSON text (static, borrowed). */
+const char *config_default_text(void);
+
+/*
+ * The cgroup v2 mount point, from /proc/self/mounts (or `mounts_path` for
+ * tests). Returns a malloc'd string (caller frees) or NULL, errno set.
+ */
+char *config_find_cgroup2(const char *mounts_path);
+
+/* Parse "ip:port" / "[ip6]:port" into ep. Returns 0 or -EINVAL. */
+int config_parse_endpoint(const char *s, struct cfg_endpoint *ep);
+
+/* "tcp", ...; static strings. */
+const char *config_kind_name(enum target_kind k);
+const char *config_fail_mode_name(enum fail_mode m);
+
+void config_free(struct config *cfg);
+
+#endif

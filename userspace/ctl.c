@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "conn.h"
+#include "ctl.h"
+#include "log.h"
+#include "redirect.h"
+#include "version.h"
+
+#define CTL_REQ_MAX	65536
+#define CTL_IO_MS	2000
+
+struct ctl {
+	struct ctl_view *v;
+	int fd;
+	volatile int stop;
+	pthread_t th;
+};
+
+static json_t *targets_json(struct ctl_view *v)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < v->cfg->n_targets; i++) {
+		const struct cfg_target *t = &v->cfg->targets[i];
+		struct sluice_target_stats st = {};
+		uint64_t active, total;
+		json_t *match = json_array();
+
+		for (size_t m = 0; m < t->n_match; m++)
+			json_array_append_new(match, json_string(t->match[m].text));
+		conn_counts(i, &active, &total);
+		redirect_stats(v->rd, i, &st);
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"name", t->name, "kind", config_kind_name(t->kind),
+			"match", match, "upstream", t->upstream.text,
+			"fail_mode", config_fail_mode_name(t->fail_mode),
+			"active", (json_int_t)active, "total", (json_int_t)total,
+			"redirected", (json_int_t)st.redirected,
+			"bypassed", (json_int_t)st.bypassed,
+			"refused", (json_int_t)st.refused,
+			"events_lost", (json_int_t)st.events_lost));
+	}
+	return arr;
+}
+
+static json_t *status_json(struct ctl_view *v)
+{
+	const struct config *cfg = v->cfg;
+	char started[40], l4[80] = "", l6[80] = "";
+	json_t *listen = json_array();
+	uint64_t active, total;
+	struct tm tm;
+
+	gmtime_r(&v->started, &tm);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (cfg->listen.ipv4) {
+		snprintf(l4, sizeof(l4), "%s:%u", cfg->listen.ipv4, cfg->listen.port);
+		json_array_append_new(listen, json_string(l4));
+	}
+	if (cfg->listen.ipv6) {
+		snprintf(l6, sizeof(l6), "[%s]:%u", cfg->listen.ipv6, cfg->listen.port);
+		json_array_append_new(listen, json_string(l6));
+	}
+	conn_counts(-1, &active, &total);
+	return json_pack("{s:{s:i, s:s, s:s, s:I, s:s, s:s, s:o, s:i},"
+			 " s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:n, s:n}",
+			 "daemon", "pid", (int)getpid(), "version", SLUICE_VERSION,
+			 "started", started,
+			 "uptime_s", (json_int_t)(time(NULL) - v->started),
+			 "config", cfg->source, "cgroup", v->cgroup,
+			 "listen", listen, "workers", v->workers,
+			 "targets", targets_json(v),
+			 "connections", "active", (json_int_t)active,
+			 "total", (json_int_t)total,
+			 "gaps", "bypassed",
+			 (json_int_t)__atomic_load_n(&v->gaps_bypassed, __ATOMIC_RELAXED),
+			 "refused",
+			 (json_int_t)__atomic_load_n(&v->gaps_refused, __ATOMIC_RELAXED),
+			 /* no recorder or exporter in this version yet */
+			 "record_lag", "export_lag");
+}
+
+static json_t *handle(struct ctl_view *v, const json_t *req)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+	if (!cmd)
+		return json_pack("{s:s}", "error", "request has no \"cmd\" string");
+	if (!strcmp(cmd, "status"))
+		return status_json(v);
+	if (!strcmp(cmd, "target list"))
+		return json_pack("{s:o}", "targets", targets_json(v));
+	if (!strcmp(cmd, "conn list"))
+		return json_pack("{s:o}", "connections",
+				 conn_list_json(json_is_true(json_object_get(req, "all"))));
+	return json_pack("{s:s+}", "error", "unknown command: ", cmd);
+}
+
+/* Read one request line, bounded in size and time. */
+static json_t *read_request(int fd, char *err, size_t errlen)
+{
+	char *buf = malloc(CTL_REQ_MAX + 1);
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *req = NULL;
+
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	while (len < CTL_REQ_MAX) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, CTL_IO_MS) <= 0) {
+			snprintf(err, errlen, "request timed out");
+			goto out;
+		}
+		n = read(fd, buf + len, CTL_REQ_MAX - len);
+		if (n <= 0)
+			break;
+		len += n;
+		if (memchr(buf + len - n, '\n', n))
+			break;
+	}
+	buf[len] = '\0';
+	req = json_loadb(buf, strcspn(buf, "\n"), 0, &jerr);
+	if (!req)
+		snprintf(err, errlen, "bad request: %s", jerr.text);
+out:
+	free(buf);
+	return req;
+}
+
+static void serve(struct ctl *c, int fd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	char err[256] = "";
+	json_t *req = NULL, *resp = NULL;
+	char *text = NULL;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		resp = json_pack("{s:s}", "error", "permission denied: root only");
+	} else {
+		req = read_request(fd, err, sizeof(err));
+		resp = req ? handle(c->v, req) : json_pack("{s:s}", "error", err);
+	}
+	text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	if (text) {
+		size_t n = strlen(text), off = 0;
+
+		text[n++] = '\n';
+		while (off < n) {
+			ssize_t w = send(fd, text + off, n - off, MSG_NOSIGNAL);
+
+			if (w <= 0)
+				break;
+			off += w;
+		}
+	}
+	free(text);
+	json_decref(req);
+	json_decref(resp);
+	close(fd);
+}
+
+static void *ctl_main(void *arg)
+{
+	struct ctl *c = arg;
+
+	while (!c->stop) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int fd;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct timeval tv = { .tv_sec = CTL_IO_MS / 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		serve(c, fd);
+	}
+	return NULL;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct ctl *ctl_start(struct ctl_view *view)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *path = view->cfg->control;
+	struct ctl *c = calloc(1, sizeof(*c));
+	int err = 0;
+
+	if (!c)
+		return NULL;
+	c->v = view;
+	c->fd = -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	strcpy(sun.sun_path, path);
+	err = mkdir_parent(path);
+	if (err)
+		goto out;
+	unlink(path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || bind(c->fd, (void *)&sun, sizeof(sun)) ||
+	    chmod(path, 0600) || listen(c->fd, 64)) {
+		err = -errno;
+		goto out;
+	}
+	err = -pthread_create(&c->th, NULL, ctl_main, c);
+out:
+	if (err) {
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		errno = -err;
+		return NULL;
+	}
+	return c;
+}
+
+void ctl_stop(struct ctl *c)
+{
+	if (!c)
+		return;
+	c->stop = 1;
+	pthread_join(c->th, NULL);
+	close(c->fd);
+	unlink(c->v->cfg->control);
+	free(c);
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <liburing.h>
+
+#include "loop.h"
+
+struct loop {
+	struct io_uring ring;
+	unsigned features;
+};
+
+static inline uint64_t pack(struct loop_handler *h, unsigned op)
+{
+	return (uint64_t)(uintptr_t)h | (op & (LOOP_OP_MAX - 1));
+}
+
+/* user_data 0 marks operations whose completion nobody waits for */
+static void dispatch(struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	struct loop_handler *h = (void *)(uintptr_t)(ud & ~(uint64_t)(LOOP_OP_MAX - 1));
+
+	if (!h)
+		return;
+	h->complete(h, ud & (LOOP_OP_MAX - 1), cqe->res,
+		    !!(cqe->flags & IORING_CQE_F_MORE));
+}
+
+/* Features are probed, not assumed: liburing 2.3 and older kernels. */
+static unsigned probe(struct io_uring *ring)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+	unsigned f = 0;
+
+	if (!p)
+		return 0;
+	/* multishot accept came with IORING_OP_SEND_ZC's kernel or earlier
+	 * (5.19); 6.0 added SEND_ZC itself */
+	if (io_uring_opcode_supported(p, IORING_OP_SEND_ZC))
+		f |= LOOP_F_SEND_ZC | LOOP_F_MULTISHOT_ACCEPT;
+	else if (io_uring_opcode_supported(p, IORING_OP_SOCKET))
+		f |= LOOP_F_MULTISHOT_ACCEPT;
+	io_uring_free_probe(p);
+	return f;
+}
+
+struct loop *loop_new(unsigned entries)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	int err;
+
+	if (!l)
+		return NULL;
+	err = io_uring_queue_init(entries, &l->ring, 0);
+	if (err) {
+		free(l);
+		errno = -err;
+		return NULL;
+	}
+	l->features = probe(&l->ring);
+	return l;
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	io_uring_queue_exit(&l->ring);
+	free(l);
+}
+
+unsigned loop_features(const struct loop *l)
+{
+	return l->features;
+}
+
+/* A free SQE, flushing queued ones to the kernel when the ring is full. */
+static struct io_uring_sqe *sqe_get(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe && io_uring_submit(&l->ring) >= 0)
+		sqe = io_uring_get_sqe(&l->ring);
+	return sqe;
+}
+
+int loop_accept(struct loop *l, struct loop_handler *h, unsigned op, int fd)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	if (l->features & LOOP_F_MULTISHOT_ACCEPT)
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	else
+		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
+int loop_connect(struct loop *l, struct loop_handler *h, unsigned op, int fd,
+		 const struct sockaddr *sa, socklen_t len)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, fd, sa, len);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
+int loop_recv(struct loop *l, struct loop_handler *h, unsigned op, int fd,
+	      void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
+int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
+	      const void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
+int loop_timeout(struct loop *l, struct loop_handler *h, unsigned op,
+		 unsigned ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long long)(ms % 1000) * 1000000,
+	};
+	struct io_uring_sqe *sqe = sqe_get(l);
+	int ret;
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_timeout(sqe, &ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	/* the kernel reads ts at submission: submit while it is in scope */
+	ret = io_uring_submit(&l->ring);
+	return ret < 0 ? ret : 0;
+}
+
+int loop_cancel_fd(struct loop *l, int fd)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, 0);
+	return 0;
+}
+
+int loop_run(struct loop *l, const volatile int *stop, unsigned wake_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = wake_ms / 1000,
+		.tv_nsec = (long long)(wake_ms % 1000) * 1000000,
+	};
+	struct io_uring_cqe *cqe;
+	unsigned head, n;
+	int ret;
+
+	while (!*stop) {
+		ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR)
+			return ret;
+		n = 0;
+		io_uring_for_each_cqe(&l->ring, head, cqe) {
+			dispatch(cqe);
+			n++;
+		}
+		io_uring_cq_advance(&l->ring, n);
+	}
+	return 0;
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sluiced: config -> redirect (bpf) -> workers -> control socket, then a
+ * heartbeat until SIGTERM/SIGINT. Pins stay when it exits, so the kernel
+ * keeps applying each target's fail mode while the daemon is away;
+ * `sluiced --uninstall` removes them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "addr.h"
+#include "cgroup.h"
+#include "config.h"
+#include "conn.h"
+#include "ctl.h"
+#include "log.h"
+#include "redirect.h"
+#include "version.h"
+#include "worker.h"
+
+#define MAX_WORKERS 256
+
+static volatile int stopping;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluiced [--config FILE]    run the appliance (default: embedded config)\n"
+		"       sluiced --check-config FILE validate a configuration and exit\n"
+		"       sluiced --print-default-config\n"
+		"       sluiced --uninstall         detach and unpin every bpf object\n"
+		"       sluiced --version | --help\n");
+}
+
+/* A gap the kernel recorded while no daemon was there to proxy. */
+static void on_gap(void *ctx, const struct sluice_event *ev)
+{
+	struct ctl_view *v = ctx;
+	const char *target = ev->target_id < v->cfg->n_targets ?
+			     v->cfg->targets[ev->target_id].name : "(unknown)";
+	char dst[64];
+
+	addr_format(ev->orig.orig_addr, ev->orig.orig_port, dst, sizeof(dst));
+	__atomic_add_fetch(ev->type == SLUICE_EV_BYPASS ? &v->gaps_bypassed :
+			   &v->gaps_refused, 1, __ATOMIC_RELAXED);
+	log_warn(ev->type == SLUICE_EV_BYPASS ? "bypass" : "refuse",
+		 "{s:s, s:s, s:i, s:i, s:i, s:s, s:I, s:I}",
+		 "target", target, "original", dst,
+		 "pid", (int)(ev->orig.pid_tgid >> 32), "uid", (int)ev->orig.uid,
+		 "gid", (int)ev->orig.gid, "comm", ev->orig.comm,
+		 "cgroup_id", (json_int_t)ev->orig.cgroup_id,
+		 "monotonic_ns", (json_int_t)ev->orig.time_ns);
+}
+
+struct beat_args {
+	struct redirect *rd;
+	struct ctl_view *view;
+	unsigned ms;
+};
+
+/* Beat, and drain gap events between beats. */
+static void *beat_main(void *arg)
+{
+	struct beat_args *b = arg;
+
+	while (!stopping) {
+		redirect_beat(b->rd, mono_ns());
+		if (redirect_poll_events(b->rd, b->ms, on_gap, b->view) < 0)
+			usleep(b->ms * 1000);
+	}
+	return NULL;
+}
+
+static int ip_to16(const char *ip, uint8_t out[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, ip, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	return inet_pton(AF_INET6, ip, out) == 1 ? 0 : -EINVAL;
+}
+
+static int run(struct config *cfg)
+{
+	struct redirect_opts ro = {};
+	struct redirect *rd = NULL;
+	struct worker *workers[MAX_WORKERS] = {};
+	struct ctl_view view = {};
+	struct ctl *ctl = NULL;
+	struct proxy px = {};
+	struct beat_args beat = {};
+	pthread_t beat_th;
+	int beat_started = 0, n_workers, err = 0, sig;
+	char *mount = NULL;
+	const char *attach, *what = "";
+	uint64_t self_cg = 0, root_cg = 0, attach_cg = 0;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	mount = config_find_cgroup2(NULL);
+	if (!mount) {
+		log_error("no cgroup v2 mount found", "{s:s}", "error", strerror(errno));
+		err = -ENOENT;
+		goto out;
+	}
+	attach = cfg->cgroup ? cfg->cgroup : mount;
+	if (cgroup_id_of_path(attach, &attach_cg) || cgroup_id_of_path(mount, &root_cg)) {
+		err = -errno;
+		log_error("cannot use cgroup", "{s:s, s:s}", "cgroup", attach,
+			  "error", strerror(errno));
+		goto out;
+	}
+	/* Skipping the daemon's own cgroup is only safe when agents cannot
+	 * share it: never when it is the root or the attach point itself. */
+	if (cgroup_self_id(mount, &self_cg) == 0 && self_cg != root_cg &&
+	    self_cg != attach_cg)
+		ro.daemon_cgroup = self_cg;
+
+	ro.cgroup = attach;
+	if (ip_to16(cfg->listen.ipv4, ro.listen4) ||
+	    (cfg->listen.ipv6 && ip_to16(cfg->listen.ipv6, ro.listen6))) {
+		err = -EINVAL;
+		goto out;
+	}
+	ro.port = cfg->listen.port;
+	ro.mark = cfg->mark;
+	ro.stale_ns = (uint64_t)cfg->stale_ms * 1000000ull;
+
+	px.cfg = cfg;
+	px.cgroup_mount = mount;
+	n_workers = cfg->workers ? (int)cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n_workers < 1)
+		n_workers = 1;
+	if (n_workers > MAX_WORKERS)
+		n_workers = MAX_WORKERS;
+
+	rd = redirect_open(&ro);
+	if (!rd) {
+		err = -errno;
+		log_error("cannot load or attach the bpf programs", "{s:s, s:s}",
+			  "cgroup", attach, "error", strerror(errno));
+		goto out;
+	}
+	px.rd = rd;
+	/* listeners first, then targets, then the first beat: a connect is
+	 * never sent to a listener that is not there yet */
+	for (int i = 0; i < n_workers; i++) {
+		workers[i] = worker_new(&px, i, &what);
+		if (!workers[i]) {
+			err = -errno;
+			log_error("cannot start worker", "{s:s, s:s}", "what", what,
+				  "error", strerror(errno));
+			goto out;
+		}
+	}
+	for (int i = 0; i < n_workers; i++) {
+		err = worker_start(workers[i], &stopping);
+		if (err)
+			goto out;
+	}
+	err = redirect_set_targets(rd, cfg);
+	if (err) {
+		log_error("cannot fill the targets map", "{s:s}", "error", strerror(-err));
+		goto out;
+	}
+	view.cfg = cfg;
+	view.rd = rd;
+	view.cgroup = attach;
+	view.started = time(NULL);
+	view.workers = n_workers;
+	ctl = ctl_start(&view);
+	if (!ctl) {
+		err = -errno;
+		log_error("cannot open the control socket", "{s:s, s:s}",
+			  "path", cfg->control, "error", strerror(errno));
+		goto out;
+	}
+	beat.rd = rd;
+	beat.view = &view;
+	beat.ms = cfg->heartbeat_ms;
+	redirect_beat(rd, mono_ns());
+	err = -pthread_create(&beat_th, NULL, beat_main, &beat);
+	if (err)
+		goto out;
+	beat_started = 1;
+	log_info("ready", "{s:s, s:s, s:i, s:i, s:i}", "config", cfg->source,
+		 "cgroup", attach, "port", cfg->listen.port, "workers", n_workers,
+		 "targets", (int)cfg->n_targets);
+
+	while (sigwait(&set, &sig) == 0) {
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload in this version", NULL);
+			continue;
+		}
+		log_info("stopping", "{s:s}", "signal", strsignal(sig));
+		break;
+	}
+out:
+	stopping = 1;
+	if (beat_started)
+		pthread_join(beat_th, NULL);
+	/* gone now: the kernel applies each target's fail mode at once */
+	if (rd)
+		redirect_beat(rd, 0);
+	ctl_stop(ctl);
+	for (int i = 0; i < MAX_WORKERS; i++)
+		worker_free(workers[i]);
+	redirect_close(rd);
+	free(mount);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "print-default-config", no_argument, NULL, 'P' },
+		{ "uninstall", no_argument, NULL, 'U' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *config_path = NULL, *check = NULL;
+	struct config *cfg = NULL;
+	enum log_level lvl;
+	char err[512];
+	int o, ret;
+
+	while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config_path = optarg; break;
+		case 'C': check = optarg; break;
+		case 'P': fputs(config_default_text(), stdout); return 0;
+		case 'V': printf("sluiced %s\n", SLUICE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		case 'U':
+			ret = redirect_uninstall();
+			if (ret) {
+				fprintf(stderr, "sluiced: uninstall: %s\n", strerror(-ret));
+				return 1;
+			}
+			return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check) {
+		cfg = config_load(check, err, sizeof(err));
+		if (!cfg) {
+			fprintf(stderr, "sluiced: %s\n", err);
+			return 1;
+		}
+		printf("%s: ok\n", check);
+		config_free(cfg);
+		return 0;
+	}
+	cfg = config_path ? config_load(config_path, err, sizeof(err)) :
+			    config_parse(config_default_text(), "<embedded default>",
+					 err, sizeof(err));
+	if (!cfg) {
+		log_error("bad configuration", "{s:s}", "error", err);
+		return 1;
+	}
+	if (log_level_parse(cfg->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	ret = run(cfg);
+	config_free(cfg);
+	return ret ? 1 : 0;
+}
