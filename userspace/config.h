@@ -24,7 +24,7 @@ enum fail_mode {
 /* An "ip:port" or "[ip6]:port" endpoint; addr is always 16 bytes,
  * IPv4 stored IPv4-mapped, port host byte order. */
 struct cfg_endpoint {
-	int family;		/* AF_INET or AF_INET6 as written */
+	int family;		/* AF_INET for IPv4 and IPv4-mapped, else AF_INET6 */
 	uint8_t addr[16];
 	uint16_t port;
 	char text[64];		/* as normalised for display: "1.2.3.4:5" */
