@@ -4,8 +4,9 @@
  *
  * connect4/6   a destination found in `targets` is rewritten to the proxy
  *              listener; where the agent meant to go and who it is are
- *              stored by socket cookie. With the daemon's heartbeat stale,
- *              the target's fail mode refuses or lets the connect through.
+ *              stored by socket cookie. With the daemon's heartbeat stale
+ *              or its listener gone, the target's fail mode refuses or
+ *              lets the connect through.
  * sock_ops     at ESTABLISHED the record is copied to `orig_by_tuple`,
  *              keyed as the proxy's accept() sees the connection; both
  *              entries are deleted when the socket closes.
@@ -127,6 +128,32 @@ static __always_inline int daemon_alive(const struct sluice_settings *s)
 	return now - hb->mono_ns <= s->stale_ns;
 }
 
+/*
+ * Is the proxy listener there? A daemon killed with SIGKILL takes its
+ * listeners with it at once, long before its heartbeat goes stale, so
+ * this closes the window in which connects would meet a closed port.
+ */
+static __always_inline int listener_up(struct bpf_sock_addr *ctx,
+				       const struct sluice_settings *s, int v4)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+
+	if (v4) {
+		__builtin_memcpy(&t.ipv4.daddr, &s->listen4[12], 4);
+		t.ipv4.dport = bpf_htons(s->port);
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, s->listen6, 16);
+		t.ipv6.dport = bpf_htons(s->port);
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
 static __always_inline void count(__u32 target_id, int which)
 {
 	struct sluice_target_stats *st;
@@ -185,7 +212,8 @@ static __always_inline void emit(struct bpf_sock_addr *ctx, __u32 type,
  */
 static __always_inline int decide(struct bpf_sock_addr *ctx,
 				  const struct sluice_settings *s,
-				  const struct sluice_addr_key *dst, int *rewrite)
+				  const struct sluice_addr_key *dst, int v4,
+				  int *rewrite)
 {
 	struct sluice_target_val *t;
 	struct sluice_orig o = {};
@@ -195,7 +223,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx,
 	t = bpf_map_lookup_elem(&targets, dst);
 	if (!t)
 		return 1;
-	if (!daemon_alive(s)) {
+	if (!daemon_alive(s) || !listener_up(ctx, s, v4)) {
 		if (t->fail_mode == SLUICE_FAIL_OPEN) {
 			count(t->target_id, 1);
 			emit(ctx, SLUICE_EV_BYPASS, dst, t->target_id);
@@ -226,7 +254,7 @@ int sluice_connect4(struct bpf_sock_addr *ctx)
 		return 1;
 	map_v4(dst.addr, ctx->user_ip4);
 	dst.port = bpf_ntohs(ctx->user_port);
-	ret = decide(ctx, s, &dst, &rewrite);
+	ret = decide(ctx, s, &dst, 1, &rewrite);
 	if (rewrite) {
 		__u32 ip4;
 
@@ -254,7 +282,7 @@ int sluice_connect6(struct bpf_sock_addr *ctx)
 	__builtin_memcpy(dst.addr, ip6, 16);
 	dst.port = bpf_ntohs(ctx->user_port);
 	mapped = is_v4_mapped(ip6);
-	ret = decide(ctx, s, &dst, &rewrite);
+	ret = decide(ctx, s, &dst, mapped, &rewrite);
 	if (rewrite) {
 		/* an IPv4-mapped destination stays IPv4: the v4 listener takes it */
 		__builtin_memcpy(to, mapped ? s->listen4 : s->listen6, 16);
