@@ -24,14 +24,16 @@ LDFLAGS		+= -fsanitize=address,undefined
 endif
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 		   -I$(BUILD) -Ibpf
-DAEMON_LIBS	:= -lbpf -lelf -lz -luring -ljansson -lpthread
-CLI_LIBS	:= -lbpf -lelf -lz -ljansson
+DAEMON_LIBS	:= -lbpf -lelf -lz -luring -ljansson -lrocksdb -lssl -lcrypto -lpthread
+CLI_LIBS	:= -lbpf -lelf -lz -ljansson -lrocksdb -lcrypto -lpthread
 
 # userspace/ files every binary may link (no proxy code)
 LIB_SRCS	:= $(wildcard userspace/lib/*.c)
 # the proxy: everything in userspace/ but its main
 DAEMON_SRCS	:= $(filter-out userspace/sluiced.c,$(wildcard userspace/*.c))
-CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c))
+# the CLI reads recordings through store.c, read-only; no other proxy code
+CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \
+		   $(wildcard userspace/store.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -72,7 +74,8 @@ $(BUILD)/sluice: $(call obj,cli/sluice_main.c $(CLI_SRCS) $(LIB_SRCS))
 UNIT_TESTS	:= $(patsubst tests/unit/%_test.c,%,$(wildcard tests/unit/*_test.c))
 UNIT_DEPS_config := userspace/config.c
 UNIT_DEPS_cli	 := $(CLI_SRCS)
-UNIT_DEPS_identity := userspace/identity.c
+UNIT_DEPS_store	 := userspace/store.c
+UNIT_DEPS_tls	 := userspace/tls.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))
