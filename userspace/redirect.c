@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -24,6 +25,7 @@
 #endif
 
 struct redirect {
+	int lock_fd;		/* flock on the pin dir: one daemon per node */
 	struct sluice_bpf *skel;
 	struct ring_buffer *rb;
 	redirect_event_fn fn;
@@ -134,6 +136,26 @@ out:
 	return err;
 }
 
+/*
+ * The pins are the node's one redirect: a second daemon would share the
+ * maps and the listener port with the first. The lock dies with its
+ * holder, kill -9 included. Returns the locked fd or -errno (-EBUSY: held).
+ */
+static int lock_pins(void)
+{
+	int fd = open(SLUICE_PIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 struct redirect *redirect_open(const struct redirect_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = SLUICE_PIN_DIR);
@@ -152,14 +174,19 @@ struct redirect *redirect_open(const struct redirect_opts *o)
 		err = -errno;
 		goto out;
 	}
-	cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg_fd < 0 || fstat(cg_fd, &st)) {
-		err = -errno;
-		goto out;
-	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		err = -ENOMEM;
+		goto out;
+	}
+	r->lock_fd = lock_pins();	/* -errno on failure: never closed */
+	if (r->lock_fd < 0) {
+		err = r->lock_fd;
+		goto out;
+	}
+	cg_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0 || fstat(cg_fd, &st)) {
+		err = -errno;
 		goto out;
 	}
 	r->skel = sluice_bpf__open_opts(&oo);
@@ -342,12 +369,20 @@ void redirect_close(struct redirect *r)
 		return;
 	ring_buffer__free(r->rb);
 	sluice_bpf__destroy(r->skel);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
 	free(r);
 }
 
 int redirect_uninstall(void)
 {
-	int first = 0, err;
+	int first = 0, err, lock;
+
+	lock = lock_pins();
+	if (lock == -EBUSY)
+		return lock;
+	if (lock >= 0)
+		close(lock);
 
 	/* links first: once they are gone nothing uses the maps */
 #define UNPIN_LINK(prog, link, kind)					\

@@ -30,7 +30,8 @@ struct redirect_opts {
  * Load and attach. A pinned link found for a program is reused (its
  * program replaced in place) when it is attached to the same cgroup, so a
  * restart never detaches anything; otherwise a new link is attached and
- * pinned. Returns the handle (caller frees with redirect_close(), which
+ * pinned. Only one daemon per node holds the pins: EBUSY when another
+ * does. Returns the handle (caller frees with redirect_close(), which
  * leaves everything pinned) or NULL with errno set.
  */
 struct redirect *redirect_open(const struct redirect_opts *o);
@@ -71,8 +72,9 @@ void redirect_close(struct redirect *r);
 
 /*
  * Detach every pinned link and remove every pin, so nothing of sluice is
- * left in the kernel. Missing pins are not an error. Returns 0 or -errno
- * of the first failure (it goes on with the rest).
+ * left in the kernel. Missing pins are not an error. Returns -EBUSY while
+ * a daemon holds the pins, else 0 or -errno of the first failure (it goes
+ * on with the rest).
  */
 int redirect_uninstall(void);
 

@@ -163,7 +163,8 @@ static int run(struct config *cfg)
 	rd = redirect_open(&ro);
 	if (!rd) {
 		err = -errno;
-		log_error("cannot load or attach the bpf programs", "{s:s, s:s}",
+		log_error(errno == EBUSY ? "another sluiced is running on this node" :
+			  "cannot load or attach the bpf programs", "{s:s, s:s}",
 			  "cgroup", attach, "error", strerror(errno));
 		goto out;
 	}
@@ -263,7 +264,9 @@ int main(int argc, char **argv)
 		case 'U':
 			ret = redirect_uninstall();
 			if (ret) {
-				fprintf(stderr, "sluiced: uninstall: %s\n", strerror(-ret));
+				fprintf(stderr, "sluiced: uninstall: %s\n",
+					ret == -EBUSY ? "a sluiced is running; stop it first" :
+					strerror(-ret));
 				return 1;
 			}
 			return 0;
