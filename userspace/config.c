@@ -24,7 +24,7 @@
 #define CFG_MAX_TARGETS	256
 #define CFG_MAX_MATCH	1024
 #define CFG_NAME_MAX	63
-#define CFG_PATH_LEN	128
+#define CFG_PATH_LEN	256
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,19 +40,37 @@ static const char default_text[] =
 
 static const char *const top_keys[] = {
 	"cgroup", "listen", "fail_mode", "control", "mark", "heartbeat_ms",
-	"stale_ms", "workers", "log_level", "targets", NULL,
+	"stale_ms", "workers", "log_level", "targets", "store", "timeouts", NULL,
 };
 static const char *const top_later[] = {
-	"metrics", "policy_dir", "store", "identity", "pods", "export", NULL,
+	"metrics", "policy_dir", "identity", "pods", "export", NULL,
+};
+static const char *const store_keys[] = {
+	"path", "mode", "sync_ms", "retention_days", "max_bytes", "seal_key",
+	"seal_interval_ms", NULL,
+};
+static const char *const timeout_keys[] = {
+	"connect_ms", "handshake_ms", "idle_ms", "drain_ms", NULL,
+};
+static const char *const tls_keys[] = {
+	"cert", "key", "certs", "upstream_ca", "upstream_name", NULL,
+};
+static const char *const cert_keys[] = { "cert", "key", NULL };
+static const char *const credential_keys[] = {
+	"client_cert", "client_key", NULL,
+};
+static const char *const credential_later[] = {
+	"user", "password_file", "token_file", NULL,
 };
 static const char *const listen_keys[] = {
 	"ipv4", "ipv6", "node", "port", NULL,
 };
 static const char *const target_keys[] = {
-	"name", "kind", "match", "upstream", "fail_mode", NULL,
+	"name", "kind", "match", "upstream", "fail_mode", "tls", "credential",
+	NULL,
 };
 static const char *const target_later[] = {
-	"tls", "credential", "client_auth", NULL,
+	"client_auth", NULL,
 };
 static const char *const kinds_later[] = {
 	"kubernetes", "postgres", "mysql", NULL,
@@ -64,6 +82,7 @@ struct pctx {
 	const char *name;
 	char *err;
 	size_t errlen;
+	const char *dir;	/* relative file names resolve against it */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -142,12 +161,17 @@ static void join_key(char *out, size_t outlen, const char *prefix,
 		     const char *key)
 {
 	char safe[80];
+	size_t o = 0;
 
 	sanitize(safe, sizeof(safe), key);
-	if (prefix[0])
-		snprintf(out, outlen, "%s.%s", prefix, safe);
-	else
-		snprintf(out, outlen, "%s", safe);
+	/* a path too deep for the buffer is shown cut, never overrun */
+	for (const char *p = prefix; *p && o + 1 < outlen; p++)
+		out[o++] = *p;
+	if (prefix[0] && o + 1 < outlen)
+		out[o++] = '.';
+	for (const char *p = safe; *p && o + 1 < outlen; p++)
+		out[o++] = *p;
+	out[o] = '\0';
 }
 
 static bool in_list(const char *const *list, const char *s)
@@ -492,6 +516,231 @@ static int parse_matches(struct pctx *c, json_t *t, const char *prefix,
 	return 0;
 }
 
+/* An object under `key`, or NULL when absent; anything else is an error. */
+static int get_obj(struct pctx *c, json_t *parent, const char *prefix,
+		   const char *key, const char *const *known,
+		   const char *const *later, json_t **out)
+{
+	char path[CFG_PATH_LEN];
+	json_t *v = json_object_get(parent, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	join_key(path, sizeof(path), prefix, key);
+	if (!json_is_object(v))
+		return fail(c, path, "expected an object, got %s", type_name(v));
+	*out = v;
+	return check_keys(c, v, path, known, later);
+}
+
+/*
+ * A file name: absolute as written, else relative to the configuration
+ * file's directory (so a config and its certificates move together).
+ * Existence is checked by whoever opens it, with the same path.
+ */
+static int get_file(struct pctx *c, json_t *obj, const char *prefix,
+		    const char *key, char **slot)
+{
+	char path[CFG_PATH_LEN], full[4096];
+	const char *s;
+	bool present;
+	int err;
+
+	err = get_str(c, obj, prefix, key, false, &s, &present);
+	if (err || !present)
+		return err;
+	join_key(path, sizeof(path), prefix, key);
+	if (!s[0])
+		return fail(c, path, "expected a file name, got an empty string");
+	if (s[0] == '/' || !c->dir)
+		snprintf(full, sizeof(full), "%s", s);
+	else if (snprintf(full, sizeof(full), "%s/%s", c->dir, s) >= (int)sizeof(full))
+		return fail(c, path, "path longer than %zu bytes", sizeof(full) - 1);
+	return set_owned(c, slot, full);
+}
+
+static int get_u64(struct pctx *c, json_t *obj, const char *prefix,
+		   const char *key, uint64_t *out)
+{
+	char path[CFG_PATH_LEN];
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	join_key(path, sizeof(path), prefix, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fail(c, path, "expected a non-negative integer, got %s",
+			    type_name(v));
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_store(struct pctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const modes[] = { "strict", "sync", "async", "off", NULL };
+	const char *mode, *p;
+	bool present;
+	json_t *st;
+	int err;
+
+	err = get_obj(c, root, "", "store", store_keys, none, &st);
+	if (err || !st)
+		return err;
+	err = get_str(c, st, "store", "path", false, &p, &present);
+	if (!err && present && p[0] != '/')
+		err = fail(c, "store.path", "expected an absolute path");
+	if (!err && present)
+		err = set_owned(c, &cfg->store.path, p);
+	if (!err)
+		err = get_str(c, st, "store", "mode", false, &mode, &present);
+	if (!err && present) {
+		size_t i;
+
+		for (i = 0; modes[i] && strcmp(modes[i], mode); i++)
+			;
+		if (!modes[i])
+			return fail(c, "store.mode",
+				    "expected \"strict\", \"sync\", \"async\" or \"off\"");
+		cfg->store.mode = (enum store_mode_cfg)i;
+	}
+	if (!err)
+		err = get_uint(c, st, "store", "sync_ms", 0, 60000, &cfg->store.sync_ms);
+	if (!err)
+		err = get_uint(c, st, "store", "retention_days", 0, 36500,
+			       &cfg->store.retention_days);
+	if (!err)
+		err = get_u64(c, st, "store", "max_bytes", &cfg->store.max_bytes);
+	if (!err)
+		err = get_file(c, st, "store", "seal_key", &cfg->store.seal_key);
+	if (!err)
+		err = get_uint(c, st, "store", "seal_interval_ms", 0, 3600000,
+			       &cfg->store.seal_interval_ms);
+	return err;
+}
+
+static int parse_timeouts(struct pctx *c, json_t *root, struct config *cfg)
+{
+	json_t *t;
+	int err;
+
+	err = get_obj(c, root, "", "timeouts", timeout_keys, none, &t);
+	if (err || !t)
+		return err;
+	err = get_uint(c, t, "timeouts", "connect_ms", 100, 600000,
+		       &cfg->timeouts.connect_ms);
+	if (!err)
+		err = get_uint(c, t, "timeouts", "handshake_ms", 100, 600000,
+			       &cfg->timeouts.handshake_ms);
+	if (!err)
+		err = get_uint(c, t, "timeouts", "idle_ms", 100, 86400000,
+			       &cfg->timeouts.idle_ms);
+	if (!err)
+		err = get_uint(c, t, "timeouts", "drain_ms", 0, 600000,
+			       &cfg->timeouts.drain_ms);
+	return err;
+}
+
+static int parse_cert(struct pctx *c, json_t *obj, const char *prefix,
+		      struct cfg_cert *out)
+{
+	char path[CFG_PATH_LEN];
+	int err;
+
+	err = get_file(c, obj, prefix, "cert", &out->cert);
+	if (!err)
+		err = get_file(c, obj, prefix, "key", &out->key);
+	if (!err && (!out->cert || !out->key)) {
+		join_key(path, sizeof(path), prefix, out->cert ? "key" : "cert");
+		err = fail(c, path, "missing (cert and key go together)");
+	}
+	return err;
+}
+
+/* "tls": {"cert","key"} or {"certs": [{"cert","key"}, ...]}, "upstream_ca", "upstream_name" */
+static int parse_tls(struct pctx *c, json_t *t, const char *prefix,
+		     struct cfg_target *tg)
+{
+	char tpath[CFG_PATH_LEN], path[CFG_PATH_LEN + 16];
+	const char *name;
+	bool present;
+	json_t *tls, *certs;
+	int err;
+
+	err = get_obj(c, t, prefix, "tls", tls_keys, none, &tls);
+	if (err || !tls)
+		return err;
+	join_key(tpath, sizeof(tpath), prefix, "tls");
+	certs = json_object_get(tls, "certs");
+	if (certs && (json_object_get(tls, "cert") || json_object_get(tls, "key")))
+		return fail(c, tpath, "give either \"cert\" and \"key\" or \"certs\", not both");
+	if (certs) {
+		size_t n = json_array_size(certs);
+
+		join_key(path, sizeof(path), tpath, "certs");
+		if (!json_is_array(certs) || n == 0 || n > 64)
+			return fail(c, path, "expected an array of 1 to 64 {\"cert\", \"key\"} objects");
+		tg->certs = calloc(n, sizeof(*tg->certs));
+		if (!tg->certs)
+			return fail_nomem(c);
+		tg->n_certs = n;
+		for (size_t i = 0; i < n && !err; i++) {
+			char ipath[CFG_PATH_LEN + 32];
+			json_t *one = json_array_get(certs, i);
+
+			snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+			if (!json_is_object(one))
+				return fail(c, ipath, "expected an object, got %s",
+					    type_name(one));
+			err = check_keys(c, one, ipath, cert_keys, none);
+			if (!err)
+				err = parse_cert(c, one, ipath, &tg->certs[i]);
+		}
+	} else if (json_object_get(tls, "cert") || json_object_get(tls, "key")) {
+		tg->certs = calloc(1, sizeof(*tg->certs));
+		if (!tg->certs)
+			return fail_nomem(c);
+		tg->n_certs = 1;
+		err = parse_cert(c, tls, tpath, &tg->certs[0]);
+	}
+	if (!err)
+		err = get_file(c, tls, tpath, "upstream_ca", &tg->upstream_ca);
+	if (!err)
+		err = get_str(c, tls, tpath, "upstream_name", false, &name, &present);
+	if (!err && present) {
+		join_key(path, sizeof(path), tpath, "upstream_name");
+		if (!tg->upstream_ca)
+			return fail(c, path, "needs upstream_ca (it names what the upstream's certificate is checked for)");
+		if (!name[0] || strlen(name) > 253)
+			return fail(c, path, "expected a host name of 1 to 253 characters");
+		err = set_owned(c, &tg->upstream_name, name);
+	}
+	return err;
+}
+
+static int parse_credential(struct pctx *c, json_t *t, const char *prefix,
+			    struct cfg_target *tg)
+{
+	char cpath[CFG_PATH_LEN];
+	json_t *cr;
+	int err;
+
+	err = get_obj(c, t, prefix, "credential", credential_keys,
+		      credential_later, &cr);
+	if (err || !cr)
+		return err;
+	join_key(cpath, sizeof(cpath), prefix, "credential");
+	err = get_file(c, cr, cpath, "client_cert", &tg->client_cert);
+	if (!err)
+		err = get_file(c, cr, cpath, "client_key", &tg->client_key);
+	if (!err && (!tg->client_cert != !tg->client_key))
+		return fail(c, cpath, "client_cert and client_key go together");
+	if (!err && tg->client_cert && !tg->upstream_ca)
+		return fail(c, cpath,
+			    "a client certificate needs TLS toward the upstream (tls.upstream_ca)");
+	return err;
+}
+
 static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 			size_t ti, size_t *total)
 {
@@ -544,7 +793,12 @@ static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 		return err;
 
 	tg->fail_mode = cfg->fail_mode;
-	return get_fail_mode(c, t, prefix, &tg->fail_mode);
+	err = get_fail_mode(c, t, prefix, &tg->fail_mode);
+	if (!err)
+		err = parse_tls(c, t, prefix, tg);
+	if (!err)
+		err = parse_credential(c, t, prefix, tg);
+	return err;
 }
 
 static int parse_targets(struct pctx *c, json_t *root, struct config *cfg)
@@ -637,6 +891,10 @@ static int parse_root(struct pctx *c, json_t *root, struct config *cfg)
 	if (!err)
 		err = parse_log_level(c, root, cfg);
 	if (!err)
+		err = parse_store(c, root, cfg);
+	if (!err)
+		err = parse_timeouts(c, root, cfg);
+	if (!err)
 		err = parse_targets(c, root, cfg);
 	return err;
 }
@@ -656,8 +914,19 @@ static struct config *config_new_default(void)
 	cfg->heartbeat_ms = 200;
 	cfg->stale_ms = 1000;
 	cfg->log_level = strdup("info");
+	cfg->store.path = strdup("/var/lib/sluice");
+	cfg->store.mode = STORE_MODE_STRICT;
+	cfg->store.sync_ms = 20;
+	cfg->store.retention_days = 90;
+	cfg->store.max_bytes = 20ull << 30;
+	cfg->store.seal_key = strdup("/etc/sluice/seal.key");
+	cfg->store.seal_interval_ms = 10000;
+	cfg->timeouts.connect_ms = 10000;
+	cfg->timeouts.handshake_ms = 10000;
+	cfg->timeouts.idle_ms = 3600000;
+	cfg->timeouts.drain_ms = 10000;
 	if (!cfg->listen.ipv4 || !cfg->listen.ipv6 || !cfg->control ||
-	    !cfg->log_level) {
+	    !cfg->log_level || !cfg->store.path || !cfg->store.seal_key) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -670,9 +939,10 @@ static struct config *config_new_default(void)
  * rather than silently cut short.
  */
 static struct config *parse_buffer(const char *text, size_t len,
-				   const char *name, char *err, size_t errlen)
+				   const char *name, const char *dir,
+				   char *err, size_t errlen)
 {
-	struct pctx c = { .name = name, .err = err, .errlen = errlen };
+	struct pctx c = { .name = name, .err = err, .errlen = errlen, .dir = dir };
 	struct config *cfg = NULL;
 	json_error_t jerr;
 	json_t *root = NULL;
@@ -716,7 +986,7 @@ struct config *config_parse(const char *text, const char *name, char *err,
 		errno = EINVAL;
 		return NULL;
 	}
-	return parse_buffer(text, strlen(text), name, err, errlen);
+	return parse_buffer(text, strlen(text), name, NULL, err, errlen);
 }
 
 /*
@@ -768,7 +1038,16 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 			path, CFG_MAX_FILE);
 		goto out;
 	}
-	cfg = parse_buffer(buf, len, path, err, errlen);
+	{
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		cfg = parse_buffer(buf, len, path, slash == path ? "/" : dir, err, errlen);
+	}
 	if (!cfg)
 		ret = -errno;
 out:
@@ -937,6 +1216,21 @@ const char *config_kind_name(enum target_kind k)
 	return "unknown";
 }
 
+const char *config_store_mode_name(enum store_mode_cfg m)
+{
+	switch (m) {
+	case STORE_MODE_STRICT:
+		return "strict";
+	case STORE_MODE_SYNC:
+		return "sync";
+	case STORE_MODE_ASYNC:
+		return "async";
+	case STORE_MODE_OFF:
+		return "off";
+	}
+	return "unknown";
+}
+
 const char *config_fail_mode_name(enum fail_mode m)
 {
 	switch (m) {
@@ -953,9 +1247,22 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < cfg->n_targets; i++) {
-		free(cfg->targets[i].name);
-		free(cfg->targets[i].match);
+		struct cfg_target *t = &cfg->targets[i];
+
+		free(t->name);
+		free(t->match);
+		for (size_t k = 0; k < t->n_certs; k++) {
+			free(t->certs[k].cert);
+			free(t->certs[k].key);
+		}
+		free(t->certs);
+		free(t->upstream_ca);
+		free(t->upstream_name);
+		free(t->client_cert);
+		free(t->client_key);
 	}
+	free(cfg->store.path);
+	free(cfg->store.seal_key);
 	free(cfg->targets);
 	free(cfg->source);
 	free(cfg->cgroup);

@@ -30,6 +30,12 @@ struct cfg_endpoint {
 	char text[64];		/* as normalised for display: "1.2.3.4:5" */
 };
 
+/* A certificate the proxy presents to agents; absolute paths. */
+struct cfg_cert {
+	char *cert;
+	char *key;
+};
+
 struct cfg_target {
 	char *name;
 	enum target_kind kind;
@@ -37,6 +43,22 @@ struct cfg_target {
 	size_t n_match;
 	struct cfg_endpoint upstream;
 	enum fail_mode fail_mode;	/* the target's own, else the global */
+	/* "tls": TLS toward the agent when n_certs > 0 (certs[0] for clients
+	 * without SNI); TLS toward the upstream when upstream_ca is set */
+	struct cfg_cert *certs;
+	size_t n_certs;
+	char *upstream_ca;
+	char *upstream_name;	/* name to verify; NULL: the upstream's IP */
+	/* "credential": what the proxy presents upstream; absolute paths */
+	char *client_cert;
+	char *client_key;
+};
+
+enum store_mode_cfg {
+	STORE_MODE_STRICT,	/* same order as enum store_mode */
+	STORE_MODE_SYNC,
+	STORE_MODE_ASYNC,
+	STORE_MODE_OFF,		/* no recording: benchmarks only */
 };
 
 struct config {
@@ -55,6 +77,21 @@ struct config {
 	uint32_t stale_ms;	/* heartbeat age at which fail_mode applies, default 1000 */
 	uint32_t workers;	/* 0 (default): one per online CPU */
 	char *log_level;	/* default "info" */
+	struct {
+		char *path;		/* default "/var/lib/sluice" */
+		enum store_mode_cfg mode;	/* default strict */
+		uint32_t sync_ms;	/* default 20 */
+		uint32_t retention_days;	/* default 90, 0: forever */
+		uint64_t max_bytes;	/* default 20 GiB, 0: no budget */
+		char *seal_key;		/* default "/etc/sluice/seal.key" */
+		uint32_t seal_interval_ms;	/* default 10000 */
+	} store;
+	struct {
+		uint32_t connect_ms;	/* upstream connect, default 10000 */
+		uint32_t handshake_ms;	/* TLS handshakes, default 10000 */
+		uint32_t idle_ms;	/* no byte either way, default 3600000 */
+		uint32_t drain_ms;	/* SIGTERM grace, default 10000 */
+	} timeouts;
 	struct cfg_target *targets;
 	size_t n_targets;
 };
@@ -87,6 +124,7 @@ int config_parse_endpoint(const char *s, struct cfg_endpoint *ep);
 /* "tcp", ...; static strings. */
 const char *config_kind_name(enum target_kind k);
 const char *config_fail_mode_name(enum fail_mode m);
+const char *config_store_mode_name(enum store_mode_cfg m);
 
 void config_free(struct config *cfg);
 

@@ -441,7 +441,7 @@ Test(config_bad, unknown_key_is_escaped)
 Test(config_bad, unsupported_top_level_keys)
 {
 	static const char *const keys[] = {
-		"metrics", "policy_dir", "store", "identity", "pods", "export",
+		"metrics", "policy_dir", "identity", "pods", "export",
 	};
 	char text[128], want[128];
 
@@ -457,12 +457,96 @@ Test(config_bad, unsupported_top_level_keys)
 
 Test(config_bad, unsupported_target_keys)
 {
-	parse_bad_exact(T1(", \"tls\": {}"),
-			"t.json: targets[0].tls: not supported by this version yet");
-	parse_bad(T1(", \"credential\": {}"),
-		  "targets[0].credential: not supported by this version yet");
+	parse_bad_exact(T1(", \"credential\": {\"password_file\": \"p\"}"),
+			"t.json: targets[0].credential.password_file: not supported by this version yet");
 	parse_bad(T1(", \"client_auth\": \"kernel\""),
 		  "targets[0].client_auth: not supported by this version yet");
+}
+
+Test(config_good, store_timeouts_tls_and_credential)
+{
+	struct config *cfg = parse_ok(
+		"{\"store\": {\"path\": \"/tmp/s\", \"mode\": \"async\", \"sync_ms\": 5,"
+		" \"retention_days\": 7, \"max_bytes\": 8589934592, \"seal_key\": \"k/seal.key\","
+		" \"seal_interval_ms\": 0},"
+		" \"timeouts\": {\"connect_ms\": 200, \"handshake_ms\": 300, \"idle_ms\": 400, \"drain_ms\": 0},"
+		" \"targets\": [{\"name\": \"a\", \"kind\": \"tcp\", \"match\": [\"1.1.1.1:1\"],"
+		" \"upstream\": \"1.1.1.1:1\", \"tls\": {\"certs\": [{\"cert\": \"/c1\", \"key\": \"k1\"},"
+		" {\"cert\": \"c2\", \"key\": \"/k2\"}], \"upstream_ca\": \"ca.crt\", \"upstream_name\": \"api.test\"},"
+		" \"credential\": {\"client_cert\": \"me.crt\", \"client_key\": \"me.key\"}}]}");
+
+	cr_assert_str_eq(cfg->store.path, "/tmp/s");
+	cr_assert_eq(cfg->store.mode, STORE_MODE_ASYNC);
+	cr_assert_eq(cfg->store.sync_ms, 5);
+	cr_assert_eq(cfg->store.retention_days, 7);
+	cr_assert_eq(cfg->store.max_bytes, 8589934592ull);
+	/* config_parse has no file: relative names stay relative */
+	cr_assert_str_eq(cfg->store.seal_key, "k/seal.key");
+	cr_assert_eq(cfg->store.seal_interval_ms, 0);
+	cr_assert_eq(cfg->timeouts.connect_ms, 200);
+	cr_assert_eq(cfg->timeouts.handshake_ms, 300);
+	cr_assert_eq(cfg->timeouts.idle_ms, 400);
+	cr_assert_eq(cfg->timeouts.drain_ms, 0);
+	cr_assert_eq(cfg->targets[0].n_certs, 2);
+	cr_assert_str_eq(cfg->targets[0].certs[0].cert, "/c1");
+	cr_assert_str_eq(cfg->targets[0].certs[1].key, "/k2");
+	cr_assert_str_eq(cfg->targets[0].upstream_ca, "ca.crt");
+	cr_assert_str_eq(cfg->targets[0].upstream_name, "api.test");
+	cr_assert_str_eq(cfg->targets[0].client_cert, "me.crt");
+	config_free(cfg);
+}
+
+Test(config_good, store_defaults)
+{
+	struct config *cfg = parse_ok("{}");
+
+	cr_assert_str_eq(cfg->store.path, "/var/lib/sluice");
+	cr_assert_eq(cfg->store.mode, STORE_MODE_STRICT);
+	cr_assert_eq(cfg->store.sync_ms, 20);
+	cr_assert_eq(cfg->store.retention_days, 90);
+	cr_assert_eq(cfg->store.max_bytes, 20ull << 30);
+	cr_assert_str_eq(cfg->store.seal_key, "/etc/sluice/seal.key");
+	cr_assert_eq(cfg->timeouts.idle_ms, 3600000);
+	config_free(cfg);
+}
+
+Test(config_good, relative_files_resolve_against_the_config_dir)
+{
+	static const char text[] =
+		"{\"targets\": [{\"name\": \"a\", \"kind\": \"tcp\", \"match\": [\"1.1.1.1:1\"],"
+		" \"upstream\": \"1.1.1.1:1\", \"tls\": {\"cert\": \"srv.crt\", \"key\": \"/abs/srv.key\"}}]}";
+	char *path = write_temp(text, sizeof(text) - 1);
+	char want[4200];
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	cr_assert_not_null(cfg, "%s", err);
+	snprintf(want, sizeof(want), "%.*s/srv.crt", (int)(strrchr(path, '/') - path), path);
+	cr_assert_str_eq(cfg->targets[0].certs[0].cert, want);
+	cr_assert_str_eq(cfg->targets[0].certs[0].key, "/abs/srv.key");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+Test(config_bad, store_tls_and_credential_values)
+{
+	parse_bad("{\"store\": {\"mode\": \"fast\"}}", "t.json: store.mode: expected");
+	parse_bad("{\"store\": {\"path\": \"rel\"}}", "t.json: store.path: expected an absolute path");
+	parse_bad("{\"store\": {\"bogus\": 1}}", "t.json: store.bogus: unknown key");
+	parse_bad("{\"store\": {\"max_bytes\": -1}}", "t.json: store.max_bytes: expected a non-negative");
+	parse_bad("{\"timeouts\": {\"idle_ms\": 1}}", "t.json: timeouts.idle_ms: expected an integer from 100");
+	parse_bad(T1(", \"tls\": {\"cert\": \"c\"}"), "targets[0].tls.key: missing (cert and key go together)");
+	parse_bad(T1(", \"tls\": {\"cert\": \"c\", \"key\": \"k\", \"certs\": []}"),
+		  "targets[0].tls: give either");
+	parse_bad(T1(", \"tls\": {\"certs\": []}"), "targets[0].tls.certs: expected an array of 1 to 64");
+	parse_bad(T1(", \"tls\": {\"certs\": [{\"cert\": \"c\", \"key\": \"k\", \"x\": 1}]}"),
+		  "targets[0].tls.certs[0].x: unknown key");
+	parse_bad(T1(", \"tls\": {\"upstream_name\": \"a\"}"),
+		  "targets[0].tls.upstream_name: needs upstream_ca");
+	parse_bad(T1(", \"credential\": {\"client_cert\": \"c\", \"client_key\": \"k\"}"),
+		  "targets[0].credential: a client certificate needs TLS toward the upstream");
+	parse_bad(T1(", \"credential\": {\"client_cert\": \"c\"}"),
+		  "targets[0].credential: client_cert and client_key go together");
 }
 
 Test(config_bad, unsupported_kinds)
