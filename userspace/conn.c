@@ -1,4 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/*
+ * A connection is two sides (the agent, the upstream) and two directions
+ * (up: agent -> upstream, down: upstream -> agent). Every completion ends in
+ * progress(), which looks at the whole state and does what can be done
+ * next; there is no other transition logic. One send and one receive at a
+ * time per side, one plaintext buffer per direction: that is the
+ * backpressure and the memory bound.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,10 +23,12 @@
 #include "log.h"
 #include "loop.h"
 #include "redirect.h"
+#include "session.h"
+#include "tls.h"
 
 #define CONN_HISTORY 256
 
-enum { OP_CONNECT, OP_RECV_UP, OP_SEND_UP, OP_RECV_DOWN, OP_SEND_DOWN };
+enum { OP_CONNECT, OP_RECV_C, OP_SEND_C, OP_RECV_U, OP_SEND_U };
 
 /* what the control socket shows of a connection, live or closed */
 struct conn_info {
@@ -27,36 +37,62 @@ struct conn_info {
 	int open;
 	char target_name[64];
 	const char *kind;
+	char session[33];
 	char client[64];
 	char original[64];
 	char upstream[64];
 	char cgroup[256];
-	char reason[128];
+	char reason[160];
 	struct sluice_orig k;
 	struct timespec start, end;
 	uint64_t bytes_up, bytes_down;
 };
 
-/* one direction: bytes read from `from` wait in buf until sent to `to` */
-struct half {
-	int from, to;
+struct side {
+	const char *name;	/* "client" or "upstream", for messages */
+	int fd;
+	struct tls_conn *tls;
 	unsigned recv_op, send_op;
-	size_t len, off;
-	int eof;
+	int ready;		/* connected (the client side always is) */
+	int recv_busy, send_busy;
+	int eof;		/* the peer will send nothing more */
+	int shut;		/* we sent our end of stream */
+	int tls_logged;		/* handshake event recorded */
+	const uint8_t *tx;	/* being sent: borrowed plaintext or ct */
+	size_t tx_len, tx_off;
+	uint8_t *ct;		/* ciphertext staging (TLS sides only) */
+	uint8_t rx[CONN_BUF_BYTES];
+};
+
+struct dir {
+	struct side *src, *dst;
+	int store_dir;
+	uint8_t *plain;		/* src->rx for plain sources, else own buffer */
+	size_t len;		/* plaintext held, 0: buffer free */
+	int recorded;		/* handed to the session for this buffer */
+	int rec_wait;		/* not yet written */
+	int may_send;		/* strict waits for the write, async does not */
+	int sent;		/* forwarded (sent, or encrypted into dst) */
+	struct session_rec rec;
 	uint64_t *bytes;
-	char buf[CONN_BUF_BYTES];
 };
 
 struct conn {
 	struct loop_handler h;	/* first: completions come back through it */
 	struct loop *loop;
+	struct session_worker *sw;
 	const struct proxy *px;
-	int cfd, ufd;
 	int pending;		/* submitted operations not yet completed */
 	int closing;
+	int ended;		/* session_end() done */
+	uint64_t deadline_ns;	/* connect and handshakes; 0 once set up */
+	uint64_t idle_bytes;	/* bytes seen at the last tick that saw any */
+	uint64_t idle_since_ns;
 	struct sockaddr_storage up_sa;
 	socklen_t up_len;
-	struct half up, down;
+	struct side cs, us;
+	struct dir up, down;
+	struct session sess;
 	struct conn_info info;	/* guarded by reg.lock once registered */
 	struct conn *prev, *next;
 };
@@ -71,7 +107,15 @@ static struct {
 	uint64_t total[SLUICE_MAX_TARGETS];
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
 
-static void conn_complete(struct loop_handler *h, unsigned op, int res, int more);
+static void progress(struct conn *c);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
 
 static void reg_add(struct conn *c)
 {
@@ -102,108 +146,284 @@ static void reg_remove(struct conn *c)
 	pthread_mutex_unlock(&reg.lock);
 }
 
+static void set_reason(struct conn *c, const char *fmt, const char *a,
+		       const char *b)
+{
+	pthread_mutex_lock(&reg.lock);
+	if (!c->info.reason[0])
+		snprintf(c->info.reason, sizeof(c->info.reason), fmt, a, b);
+	pthread_mutex_unlock(&reg.lock);
+}
+
+static void side_free(struct side *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	tls_conn_free(s->tls);
+	free(s->ct);
+}
+
 static void conn_free(struct conn *c)
 {
 	reg_remove(c);
-	log_info("connection closed", "{s:I, s:s, s:I, s:I, s:s}",
-		 "conn", (json_int_t)c->info.id,
-		 "target", c->info.target_name,
+	log_info("connection closed", "{s:I, s:s, s:s, s:I, s:I, s:s}",
+		 "conn", (json_int_t)c->info.id, "target", c->info.target_name,
+		 "session", c->info.session,
 		 "bytes_up", (json_int_t)c->info.bytes_up,
 		 "bytes_down", (json_int_t)c->info.bytes_down,
 		 "reason", c->info.reason);
-	if (c->cfd >= 0)
-		close(c->cfd);
-	if (c->ufd >= 0)
-		close(c->ufd);
+	side_free(&c->cs);
+	side_free(&c->us);
+	if (c->up.plain != c->cs.rx)
+		free(c->up.plain);
+	if (c->down.plain != c->us.rx)
+		free(c->down.plain);
 	free(c);
 }
 
-/* Start tearing down: wake every pending operation; the last one frees. */
-static void conn_fail(struct conn *c, const char *why, int err)
+/* The session's last word: how it ended and what went through. */
+static void end_session(struct conn *c)
 {
-	if (!c->closing) {
-		c->closing = 1;
-		pthread_mutex_lock(&reg.lock);
-		if (!c->info.reason[0])
-			snprintf(c->info.reason, sizeof(c->info.reason), "%s%s%s",
-				 why, err ? ": " : "", err ? strerror(-err) : "");
-		pthread_mutex_unlock(&reg.lock);
-		if (c->cfd >= 0)
-			shutdown(c->cfd, SHUT_RDWR);
-		if (c->ufd >= 0)
-			shutdown(c->ufd, SHUT_RDWR);
-		if (c->cfd >= 0)
-			loop_cancel_fd(c->loop, c->cfd);
-		if (c->ufd >= 0)
-			loop_cancel_fd(c->loop, c->ufd);
-	}
-	if (c->pending == 0)
+	const char *why = c->info.reason[0] ? c->info.reason : "closed";
+	json_t *meta;
+
+	if (c->ended)
+		return;
+	c->ended = 1;
+	meta = json_pack("{s:s, s:s, s:I, s:I}",
+			 "status", strcmp(why, "closed") ? "error" : "closed",
+			 "reason", why,
+			 "bytes_up", (json_int_t)c->info.bytes_up,
+			 "bytes_down", (json_int_t)c->info.bytes_down);
+	if (meta)
+		session_end(&c->sess, meta);
+	json_decref(meta);
+}
+
+static void maybe_free(struct conn *c)
+{
+	if (c->closing && c->pending == 0 && c->sess.inflight == 0)
 		conn_free(c);
 }
 
-static void submit(struct conn *c, int err, const char *what)
+/*
+ * Start tearing down: the reason goes on the session record, every
+ * pending operation is woken, and the last completion frees.
+ */
+static void conn_fail(struct conn *c, const char *why, const char *detail)
+{
+	if (!c->closing) {
+		c->closing = 1;
+		if (detail)
+			set_reason(c, "%s: %s", why, detail);
+		else
+			set_reason(c, "%s%s", why, "");
+		if (strcmp(why, "closed")) {
+			json_t *ev = json_pack("{s:s, s:s}", "type", "error",
+					       "message", c->info.reason);
+
+			session_event(&c->sess, ev);
+			json_decref(ev);
+			log_warn("connection error", "{s:I, s:s}", "conn",
+				 (json_int_t)c->info.id, "reason", c->info.reason);
+		}
+		end_session(c);
+		for (struct side *s = &c->cs; s; s = s == &c->cs ? &c->us : NULL) {
+			if (s->fd < 0)
+				continue;
+			shutdown(s->fd, SHUT_RDWR);
+			loop_cancel_fd(c->loop, s->fd);
+		}
+	}
+	maybe_free(c);
+}
+
+static int submit(struct conn *c, int err)
 {
 	if (err) {
-		conn_fail(c, what, err);
-		return;
+		conn_fail(c, "io_uring", strerror(-err));
+		return err;
 	}
 	c->pending++;
+	return 0;
 }
 
-static void half_recv(struct conn *c, struct half *hf)
+/* Send what this side has to send: borrowed bytes, else TLS output. */
+static void side_flush(struct conn *c, struct side *s)
 {
-	submit(c, loop_recv(c->loop, &c->h, hf->recv_op, hf->from, hf->buf,
-			    sizeof(hf->buf)), "queue recv");
+	if (s->send_busy || !s->ready || c->closing)
+		return;
+	if (s->tx_off >= s->tx_len && s->tls && tls_out_pending(s->tls)) {
+		s->tx_len = tls_out_take(s->tls, s->ct, CONN_BUF_BYTES);
+		s->tx_off = 0;
+		s->tx = s->ct;
+	}
+	if (s->tx_off >= s->tx_len)
+		return;
+	if (!submit(c, loop_send(c->loop, &c->h, s->send_op, s->fd,
+				 s->tx + s->tx_off, s->tx_len - s->tx_off)))
+		s->send_busy = 1;
 }
 
-static void half_send(struct conn *c, struct half *hf)
+static int side_idle_out(const struct side *s)
 {
-	submit(c, loop_send(c->loop, &c->h, hf->send_op, hf->to,
-			    hf->buf + hf->off, hf->len - hf->off), "queue send");
+	return !s->send_busy && s->tx_off >= s->tx_len &&
+	       (!s->tls || !tls_out_pending(s->tls));
 }
 
-static void half_init(struct half *hf, int from, int to, unsigned recv_op,
-		      unsigned send_op, uint64_t *bytes)
+static void side_recv(struct conn *c, struct side *s)
 {
-	hf->from = from;
-	hf->to = to;
-	hf->recv_op = recv_op;
-	hf->send_op = send_op;
-	hf->bytes = bytes;
+	if (s->recv_busy || s->eof || !s->ready || c->closing)
+		return;
+	if (!submit(c, loop_recv(c->loop, &c->h, s->recv_op, s->fd, s->rx,
+				 sizeof(s->rx))))
+		s->recv_busy = 1;
 }
 
-static void on_recv(struct conn *c, struct half *hf, int res)
+static void tls_event(struct conn *c, struct side *s)
 {
+	json_t *ev;
+
+	if (s->tls_logged || !tls_done(s->tls))
+		return;
+	s->tls_logged = 1;
+	ev = json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "type", "tls",
+		       "side", s->name, "version", tls_version(s->tls),
+		       "sni", tls_sni(s->tls), "alpn", tls_alpn(s->tls));
+	session_event(&c->sess, ev);
+	json_decref(ev);
+}
+
+/* Move one direction as far as it can go. Returns 0, or -1 when failed. */
+static int dir_progress(struct conn *c, struct dir *d)
+{
+	struct side *src = d->src, *dst = d->dst;
+	ssize_t n;
+
+	for (;;) {
+		if (d->len == 0) {
+			if (!src->tls) {
+				if (src->eof)
+					break;
+				side_recv(c, src);
+				return 0;
+			}
+			n = tls_read(src->tls, d->plain, CONN_BUF_BYTES);
+			tls_event(c, src);
+			side_flush(c, src);	/* handshake flights */
+			if (n == -EAGAIN) {
+				side_recv(c, src);
+				return 0;
+			}
+			if (n == 0 || (n == -EPROTO && src->eof && tls_done(src->tls))) {
+				/* close_notify, or an EOF after a good handshake:
+				 * either way the end of this direction */
+				src->eof = 1;
+				break;
+			}
+			if (n < 0) {
+				conn_fail(c, src == &c->cs ? "client TLS" : "upstream TLS",
+					  tls_error(src->tls));
+				return -1;
+			}
+			d->len = n;
+		}
+		if (!d->recorded) {
+			int r = session_chunk(&c->sess, &d->rec, d->store_dir,
+					      d->plain, d->len);
+
+			d->recorded = 1;
+			d->rec_wait = r != 2;
+			d->may_send = r != 1;
+		}
+		if (!d->sent && d->may_send && dst->ready) {
+			if (dst->tls) {
+				n = tls_write(dst->tls, d->plain, d->len);
+				if (n == -EAGAIN)
+					return 0;	/* its handshake is not done yet */
+				if (n < 0) {
+					conn_fail(c, "upstream TLS", tls_error(dst->tls));
+					return -1;
+				}
+				d->sent = 1;
+			} else if (side_idle_out(dst)) {
+				dst->tx = d->plain;
+				dst->tx_len = d->len;
+				dst->tx_off = 0;
+				d->sent = 2;	/* done once dst's send completes */
+			}
+			side_flush(c, dst);
+		}
+		if (d->sent == 2 && side_idle_out(dst))
+			d->sent = 1;
+		/* the buffer comes back only when written and forwarded, and
+		 * the next read waits until dst has sent what it holds */
+		if (d->sent != 1 || d->rec_wait || !side_idle_out(dst))
+			return 0;
+		__atomic_add_fetch(d->bytes, d->len, __ATOMIC_RELAXED);
+		d->len = 0;
+		d->recorded = d->sent = 0;
+	}
+	/* end of this direction: pass it on once everything is out */
+	if (!dst->shut && dst->ready && side_idle_out(dst)) {
+		if (dst->tls) {
+			tls_shutdown(dst->tls);
+			side_flush(c, dst);
+			if (!side_idle_out(dst))
+				return 0;
+		}
+		dst->shut = 1;
+		shutdown(dst->fd, SHUT_WR);
+	}
+	return 0;
+}
+
+static void progress(struct conn *c)
+{
+	if (c->closing) {
+		maybe_free(c);
+		return;
+	}
+	if (dir_progress(c, &c->up) || dir_progress(c, &c->down))
+		return;
+	if (c->deadline_ns && c->us.ready && (!c->cs.tls || tls_done(c->cs.tls)) &&
+	    (!c->us.tls || tls_done(c->us.tls))) {
+		c->deadline_ns = 0;	/* set up: idle timing from now on */
+		c->idle_since_ns = mono_ns();
+	}
+	if (c->cs.shut && c->us.shut && side_idle_out(&c->cs) && side_idle_out(&c->us))
+		conn_fail(c, "closed", NULL);
+}
+
+static void on_recv(struct conn *c, struct side *s, struct dir *d, int res)
+{
+	s->recv_busy = 0;
 	if (res < 0) {
-		conn_fail(c, hf == &c->up ? "client recv" : "upstream recv", res);
+		conn_fail(c, s == &c->cs ? "client recv" : "upstream recv",
+			  strerror(-res));
 		return;
 	}
-	if (res == 0) {
-		/* half-close: pass the EOF on, keep the other direction */
-		hf->eof = 1;
-		shutdown(hf->to, SHUT_WR);
-		if (c->up.eof && c->down.eof)
-			conn_fail(c, "closed", 0);
+	if (!s->tls) {
+		if (res == 0)
+			s->eof = 1;
+		d->len = res;
 		return;
 	}
-	hf->len = res;
-	hf->off = 0;
-	half_send(c, hf);
+	if (res == 0)
+		s->eof = 1;
+	if (tls_feed(s->tls, s->rx, res) < 0)
+		conn_fail(c, s->name, "TLS input refused");
 }
 
-static void on_send(struct conn *c, struct half *hf, int res)
+static void on_send(struct conn *c, struct side *s, int res)
 {
+	s->send_busy = 0;
 	if (res <= 0) {
-		conn_fail(c, hf == &c->up ? "upstream send" : "client send",
-			  res ? res : -EPIPE);
+		conn_fail(c, s == &c->cs ? "client send" : "upstream send",
+			  strerror(res ? -res : EPIPE));
 		return;
 	}
-	hf->off += res;
-	__atomic_add_fetch(hf->bytes, res, __ATOMIC_RELAXED);
-	if (hf->off < hf->len)
-		half_send(c, hf);
-	else
-		half_recv(c, hf);
+	s->tx_off += res;
 }
 
 static void conn_complete(struct loop_handler *h, unsigned op, int res, int more)
@@ -213,32 +433,45 @@ static void conn_complete(struct loop_handler *h, unsigned op, int res, int more
 	(void)more;
 	c->pending--;
 	if (c->closing) {
-		conn_fail(c, NULL, 0);
+		maybe_free(c);
 		return;
 	}
 	switch (op) {
 	case OP_CONNECT:
 		if (res < 0) {
-			conn_fail(c, "upstream connect", res);
+			conn_fail(c, "upstream connect", strerror(-res));
 			return;
 		}
-		half_recv(c, &c->up);
-		if (!c->closing)
-			half_recv(c, &c->down);
+		c->us.ready = 1;
 		break;
-	case OP_RECV_UP:
-		on_recv(c, &c->up, res);
+	case OP_RECV_C:
+		on_recv(c, &c->cs, &c->up, res);
 		break;
-	case OP_RECV_DOWN:
-		on_recv(c, &c->down, res);
+	case OP_RECV_U:
+		on_recv(c, &c->us, &c->down, res);
 		break;
-	case OP_SEND_UP:
-		on_send(c, &c->up, res);
+	case OP_SEND_C:
+		on_send(c, &c->cs, res);
 		break;
-	case OP_SEND_DOWN:
-		on_send(c, &c->down, res);
+	case OP_SEND_U:
+		on_send(c, &c->us, res);
 		break;
 	}
+	if (!c->closing)
+		progress(c);
+}
+
+static void on_written(struct session *s, struct session_rec *r, int err)
+{
+	struct conn *c = (struct conn *)((char *)s - offsetof(struct conn, sess));
+	struct dir *d = r == &c->up.rec ? &c->up : r == &c->down.rec ? &c->down : NULL;
+
+	(void)err;	/* the session logs and marks a failed write */
+	if (d) {
+		d->rec_wait = 0;
+		d->may_send = 1;
+	}
+	progress(c);
 }
 
 /* Who called, where it meant to go, and which target that is. */
@@ -251,8 +484,8 @@ static int identify(struct conn *c, const struct proxy *px)
 	char *cg;
 	int err;
 
-	if (getpeername(c->cfd, (void *)&peer, &plen) ||
-	    getsockname(c->cfd, (void *)&local, &llen))
+	if (getpeername(c->cs.fd, (void *)&peer, &plen) ||
+	    getsockname(c->cs.fd, (void *)&local, &llen))
 		return -errno;
 	err = redirect_lookup(px->rd, (void *)&peer, (void *)&local, &c->info.k);
 	if (err)
@@ -271,9 +504,66 @@ static int identify(struct conn *c, const struct proxy *px)
 	return 0;
 }
 
-void conn_accepted(struct loop *l, const struct proxy *px, int fd)
+static json_t *kernel_json(const struct conn_info *i)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:s, s:I, s:s, s:I}",
+			 "pid", (int)(i->k.pid_tgid >> 32),
+			 "tid", (int)(uint32_t)i->k.pid_tgid,
+			 "uid", (int)i->k.uid, "gid", (int)i->k.gid,
+			 "comm", i->k.comm,
+			 "cgroup_id", (json_int_t)i->k.cgroup_id,
+			 "cgroup", i->cgroup,
+			 "netns_cookie", (json_int_t)i->k.netns_cookie);
+}
+
+static void side_init(struct side *s, const char *name, unsigned recv_op,
+		      unsigned send_op)
+{
+	s->name = name;
+	s->fd = -1;
+	s->recv_op = recv_op;
+	s->send_op = send_op;
+}
+
+/* TLS objects and buffers for the sides the target wants encrypted. */
+static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_target *t)
+{
+	struct tls_server *srv = px->tls_srv ? px->tls_srv[c->info.target] : NULL;
+	struct tls_client *cli = px->tls_cli ? px->tls_cli[c->info.target] : NULL;
+
+	if (srv) {
+		c->cs.tls = tls_conn_server(srv);
+		c->cs.ct = malloc(CONN_BUF_BYTES);
+		c->up.plain = malloc(CONN_BUF_BYTES);
+		if (!c->cs.tls || !c->cs.ct || !c->up.plain)
+			return -ENOMEM;
+	}
+	if (cli) {
+		char host[64];
+		const char *name = t->upstream_name;
+
+		if (!name) {
+			/* the address itself, without port or brackets */
+			snprintf(host, sizeof(host), "%s", t->upstream.text);
+			*strrchr(host, ':') = '\0';
+			name = host[0] == '[' ? host + 1 : host;
+			if (host[0] == '[')
+				host[strlen(host) - 1] = '\0';
+		}
+		c->us.tls = tls_conn_client(cli, name);
+		c->us.ct = malloc(CONN_BUF_BYTES);
+		c->down.plain = malloc(CONN_BUF_BYTES);
+		if (!c->us.tls || !c->us.ct || !c->down.plain)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void conn_accepted(struct loop *l, struct session_worker *sw,
+		   const struct proxy *px, int fd)
 {
 	const struct cfg_target *t;
+	json_t *meta;
 	struct conn *c;
 	int err;
 
@@ -285,9 +575,12 @@ void conn_accepted(struct loop *l, const struct proxy *px, int fd)
 	}
 	c->h.complete = conn_complete;
 	c->loop = l;
+	c->sw = sw;
 	c->px = px;
-	c->cfd = fd;
-	c->ufd = -1;
+	side_init(&c->cs, "client", OP_RECV_C, OP_SEND_C);
+	side_init(&c->us, "upstream", OP_RECV_U, OP_SEND_U);
+	c->cs.fd = fd;
+	c->cs.ready = 1;
 	c->info.open = 1;
 	clock_gettime(CLOCK_REALTIME, &c->info.start);
 	err = identify(c, px);
@@ -305,11 +598,29 @@ void conn_accepted(struct loop *l, const struct proxy *px, int fd)
 	c->info.kind = config_kind_name(t->kind);
 	snprintf(c->info.upstream, sizeof(c->info.upstream), "%s", t->upstream.text);
 	c->up_len = addr_to_sockaddr(t->upstream.addr, t->upstream.port, &c->up_sa);
-	half_init(&c->up, c->cfd, -1, OP_RECV_UP, OP_SEND_UP, &c->info.bytes_up);
-	half_init(&c->down, -1, c->cfd, OP_RECV_DOWN, OP_SEND_DOWN, &c->info.bytes_down);
+	c->up = (struct dir){ .src = &c->cs, .dst = &c->us, .store_dir = STORE_DIR_UP,
+			      .plain = c->cs.rx, .bytes = &c->info.bytes_up };
+	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,
+				.plain = c->us.rx, .bytes = &c->info.bytes_down };
+	c->sess.on_written = on_written;
+	c->deadline_ns = mono_ns() + 1000000ull * (px->cfg->timeouts.connect_ms +
+		(t->n_certs || t->upstream_ca ? px->cfg->timeouts.handshake_ms : 0));
 	reg_add(c);
-	log_info("connection", "{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I}",
+
+	meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:b, s:b}",
+			 "target", t->name, "kind", c->info.kind,
+			 "client", c->info.client, "original", c->info.original,
+			 "upstream", c->info.upstream, "conn", (json_int_t)c->info.id,
+			 "kernel", kernel_json(&c->info),
+			 "tls_client", px->tls_srv && px->tls_srv[c->info.target],
+			 "tls_upstream", px->tls_cli && px->tls_cli[c->info.target]);
+	if (meta)
+		session_begin(&c->sess, sw, meta);
+	json_decref(meta);
+	session_id(&c->sess, c->info.session);
+	log_info("connection", "{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I}",
 		 "conn", (json_int_t)c->info.id, "target", t->name,
+		 "session", c->info.session,
 		 "client", c->info.client, "original", c->info.original,
 		 "upstream", c->info.upstream,
 		 "pid", (int)(c->info.k.pid_tgid >> 32),
@@ -317,42 +628,123 @@ void conn_accepted(struct loop *l, const struct proxy *px, int fd)
 		 "comm", c->info.k.comm, "cgroup", c->info.cgroup,
 		 "cgroup_id", (json_int_t)c->info.k.cgroup_id);
 
-	c->ufd = socket(c->up_sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->ufd < 0) {
-		conn_fail(c, "upstream socket", -errno);
+	if (setup_tls(c, px, t)) {
+		conn_fail(c, "TLS setup", "out of memory");
+		return;
+	}
+	c->us.fd = socket(c->up_sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->us.fd < 0) {
+		conn_fail(c, "upstream socket", strerror(errno));
 		return;
 	}
 	/* the mark is what makes the bpf programs leave this socket alone */
-	if (setsockopt(c->ufd, SOL_SOCKET, SO_MARK, &px->cfg->mark,
+	if (setsockopt(c->us.fd, SOL_SOCKET, SO_MARK, &px->cfg->mark,
 		       sizeof(px->cfg->mark))) {
-		conn_fail(c, "SO_MARK", -errno);
+		conn_fail(c, "SO_MARK", strerror(errno));
 		return;
 	}
-	c->up.to = c->ufd;
-	c->down.from = c->ufd;
-	submit(c, loop_connect(l, &c->h, OP_CONNECT, c->ufd, (void *)&c->up_sa,
-			       c->up_len), "queue connect");
+	if (submit(c, loop_connect(l, &c->h, OP_CONNECT, c->us.fd,
+				   (void *)&c->up_sa, c->up_len)))
+		return;
+	progress(c);
+}
+
+void conn_tick(struct loop *l)
+{
+	struct conn *expired[64];
+	const char *why[64];
+	size_t n = 0;
+	uint64_t now = mono_ns();
+
+	pthread_mutex_lock(&reg.lock);
+	for (struct conn *c = reg.live; c && n < 64; c = c->next) {
+		const struct config *cfg;
+
+		if (c->loop != l || c->closing)
+			continue;
+		cfg = c->px->cfg;
+		if (c->deadline_ns && now > c->deadline_ns) {
+			expired[n] = c;
+			why[n++] = !c->us.ready ? "upstream connect timed out" :
+				   "TLS handshake timed out";
+		} else if (!c->deadline_ns) {
+			uint64_t bytes = c->info.bytes_up + c->info.bytes_down;
+
+			if (bytes != c->idle_bytes) {
+				c->idle_bytes = bytes;
+				c->idle_since_ns = now;
+			} else if (now - c->idle_since_ns >
+				   (uint64_t)cfg->timeouts.idle_ms * 1000000ull) {
+				expired[n] = c;
+				why[n++] = "idle timeout";
+			}
+		}
+	}
+	pthread_mutex_unlock(&reg.lock);
+	for (size_t i = 0; i < n; i++)
+		conn_fail(expired[i], why[i], NULL);
+}
+
+/*
+ * This loop's connections, collected under the lock. Only this loop's
+ * thread frees them, so the pointers stay good after the lock is let go;
+ * other workers' entries are never touched. Caller frees the array.
+ */
+static struct conn **collect(struct loop *l, size_t *n)
+{
+	struct conn **all = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	pthread_mutex_lock(&reg.lock);
+	for (struct conn *c = reg.live; c; c = c->next) {
+		if (c->loop != l)
+			continue;
+		if (*n == cap) {
+			struct conn **p = realloc(all, (cap = cap * 2 + 16) * sizeof(*all));
+
+			if (!p)
+				break;
+			all = p;
+		}
+		all[(*n)++] = c;
+	}
+	pthread_mutex_unlock(&reg.lock);
+	return all;
+}
+
+void conn_close_all(struct loop *l, const char *why)
+{
+	size_t n;
+	struct conn **all = collect(l, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!all[i]->closing)
+			conn_fail(all[i], why, NULL);
+	free(all);
+}
+
+unsigned conn_count(struct loop *l)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&reg.lock);
+	for (struct conn *c = reg.live; c; c = c->next)
+		n += c->loop == l;
+	pthread_mutex_unlock(&reg.lock);
+	return n;
 }
 
 void conn_abort_all(struct loop *l)
 {
-	struct conn *c, *next;
+	size_t n;
+	struct conn **all = collect(l, &n);
 
-	pthread_mutex_lock(&reg.lock);
-	c = reg.live;
-	pthread_mutex_unlock(&reg.lock);
-	while (c) {
-		pthread_mutex_lock(&reg.lock);
-		next = c->next;
-		pthread_mutex_unlock(&reg.lock);
-		if (c->loop == l) {
-			if (!c->info.reason[0])
-				snprintf(c->info.reason, sizeof(c->info.reason),
-					 "daemon shutting down");
-			conn_free(c);
-		}
-		c = next;
+	for (size_t i = 0; i < n; i++) {
+		set_reason(all[i], "%s%s", "daemon shutting down", "");
+		conn_free(all[i]);
 	}
+	free(all);
 }
 
 static json_t *info_json(const struct conn_info *i)
@@ -366,25 +758,18 @@ static json_t *info_json(const struct conn_info *i)
 		gmtime_r(&i->end.tv_sec, &tm);
 		strftime(end, sizeof(end), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o,"
-			 " s:{s:i, s:i, s:i, s:i, s:s, s:I, s:s, s:I}}",
+	return json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o}",
 			 "id", (json_int_t)i->id,
 			 "target", i->target_name, "kind", i->kind,
 			 "state", i->open ? "open" : "closed",
+			 "session", i->session[0] ? i->session : NULL,
 			 "client", i->client, "original", i->original,
 			 "upstream", i->upstream, "start", start,
 			 "end", i->open ? json_null() : json_string(end),
 			 "bytes_up", (json_int_t)__atomic_load_n(&i->bytes_up, __ATOMIC_RELAXED),
 			 "bytes_down", (json_int_t)__atomic_load_n(&i->bytes_down, __ATOMIC_RELAXED),
 			 "close_reason", i->reason[0] ? json_string(i->reason) : json_null(),
-			 "kernel",
-			 "pid", (int)(i->k.pid_tgid >> 32),
-			 "tid", (int)(uint32_t)i->k.pid_tgid,
-			 "uid", (int)i->k.uid, "gid", (int)i->k.gid,
-			 "comm", i->k.comm,
-			 "cgroup_id", (json_int_t)i->k.cgroup_id,
-			 "cgroup", i->cgroup,
-			 "netns_cookie", (json_int_t)i->k.netns_cookie);
+			 "kernel", kernel_json(i));
 }
 
 json_t *conn_list_json(int include_closed)

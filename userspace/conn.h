@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One proxied connection: identify the caller from the redirect record,
- * connect to the target's upstream with the daemon's mark, relay bytes both
- * ways with backpressure (a direction reads again only once what it read
- * has been sent), half-close, and a registry of live and recently closed
- * connections for the control socket.
+ * terminate TLS toward it with the target's certificate, connect to the
+ * upstream with the daemon's mark (and TLS with the held credential),
+ * record every plaintext chunk through session.c and relay it with
+ * backpressure: a direction reads again only once what it read has been
+ * recorded (strict) and sent. Plus the registry of live and recently
+ * closed connections that the control socket shows.
  */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
@@ -15,30 +17,43 @@
 struct loop;
 struct config;
 struct redirect;
+struct session_worker;
+struct tls_server;
+struct tls_client;
 
 /* What every worker shares, read-only once workers run. */
 struct proxy {
 	const struct config *cfg;
 	struct redirect *rd;
 	const char *cgroup_mount;
+	struct tls_server **tls_srv;	/* per target, NULL: plain toward the agent */
+	struct tls_client **tls_cli;	/* per target, NULL: plain upstream */
 };
 
-/* The bytes a connection holds per direction: memory per connection is
- * two of these plus sizeof(struct conn), stated in the README. */
+/* Bytes a connection holds per buffer; see the README for the total. */
 #define CONN_BUF_BYTES 16384
 
-struct conn;
-
 /*
- * Take ownership of an accepted socket and start proxying it on loop l.
- * On any failure the socket is closed, logged and counted; never fails
- * visibly. The connection frees itself when done.
+ * Take ownership of an accepted socket and start proxying it on loop l,
+ * recording through sw. On any failure the socket is closed and logged;
+ * never fails visibly. The connection frees itself when done.
  */
-void conn_accepted(struct loop *l, const struct proxy *px, int fd);
+void conn_accepted(struct loop *l, struct session_worker *sw,
+		   const struct proxy *px, int fd);
+
+/* Expire connections of loop l whose connect, handshake or idle time ran out. */
+void conn_tick(struct loop *l);
+
+/* Fail every connection of loop l with `why`; they end and free as usual. */
+void conn_close_all(struct loop *l, const char *why);
+
+/* Live connections on loop l. */
+unsigned conn_count(struct loop *l);
 
 /*
- * Close every connection owned by loop l and free them, without waiting
- * for completions: for shutdown, after the loop has stopped running.
+ * Close every connection of loop l and free them, without waiting for
+ * completions: for shutdown, after the loop has stopped and the store
+ * has written everything it was given.
  */
 void conn_abort_all(struct loop *l);
 

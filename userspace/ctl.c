@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "redirect.h"
+#include "store.h"
 #include "version.h"
 
 #define CTL_REQ_MAX	65536
@@ -62,7 +63,7 @@ static json_t *status_json(struct ctl_view *v)
 	const struct config *cfg = v->cfg;
 	char started[40], l4[80] = "", l6[80] = "";
 	json_t *listen = json_array();
-	uint64_t active, total;
+	uint64_t active, total, lag_n = 0, lag_ms = 0;
 	struct tm tm;
 
 	gmtime_r(&v->started, &tm);
@@ -76,8 +77,10 @@ static json_t *status_json(struct ctl_view *v)
 		json_array_append_new(listen, json_string(l6));
 	}
 	conn_counts(-1, &active, &total);
+	if (v->st)
+		store_lag(v->st, &lag_n, &lag_ms);
 	return json_pack("{s:{s:i, s:s, s:s, s:I, s:s, s:s, s:o, s:i},"
-			 " s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:n, s:n}",
+			 " s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o, s:n}",
 			 "daemon", "pid", (int)getpid(), "version", SLUICE_VERSION,
 			 "started", started,
 			 "uptime_s", (json_int_t)(time(NULL) - v->started),
@@ -90,8 +93,14 @@ static json_t *status_json(struct ctl_view *v)
 			 (json_int_t)__atomic_load_n(&v->gaps_bypassed, __ATOMIC_RELAXED),
 			 "refused",
 			 (json_int_t)__atomic_load_n(&v->gaps_refused, __ATOMIC_RELAXED),
-			 /* no recorder or exporter in this version yet */
-			 "record_lag", "export_lag");
+			 "store", v->st ? json_pack("{s:s, s:s, s:I}", "path", cfg->store.path,
+				 "mode", config_store_mode_name(cfg->store.mode),
+				 "disk_bytes", (json_int_t)store_disk_bytes(v->st)) :
+				 json_pack("{s:s}", "mode", "off"),
+			 "record_lag", v->st ? json_pack("{s:I, s:I}", "records", (json_int_t)lag_n,
+				 "oldest_ms", (json_int_t)lag_ms) : json_null(),
+			 /* no exporter in this version yet */
+			 "export_lag");
 }
 
 static json_t *handle(struct ctl_view *v, const json_t *req)

@@ -11,11 +11,13 @@
 
 struct config;
 struct redirect;
+struct store;
 
 /* What the control socket reports; borrowed, must outlive the ctl thread. */
 struct ctl_view {
 	const struct config *cfg;
 	struct redirect *rd;
+	struct store *st;		/* NULL: recording off */
 	const char *cgroup;		/* attach point */
 	time_t started;
 	int workers;

@@ -136,6 +136,18 @@ int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 	return 0;
 }
 
+int loop_read(struct loop *l, struct loop_handler *h, unsigned op, int fd,
+	      void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, fd, buf, len, 0);
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
 int loop_timeout(struct loop *l, struct loop_handler *h, unsigned op,
 		 unsigned ms)
 {
@@ -166,7 +178,7 @@ int loop_cancel_fd(struct loop *l, int fd)
 	return 0;
 }
 
-int loop_run(struct loop *l, const volatile int *stop, unsigned wake_ms)
+int loop_run_once(struct loop *l, unsigned wake_ms)
 {
 	struct __kernel_timespec ts = {
 		.tv_sec = wake_ms / 1000,
@@ -176,16 +188,14 @@ int loop_run(struct loop *l, const volatile int *stop, unsigned wake_ms)
 	unsigned head, n;
 	int ret;
 
-	while (!*stop) {
-		ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
-		if (ret < 0 && ret != -ETIME && ret != -EINTR)
-			return ret;
-		n = 0;
-		io_uring_for_each_cqe(&l->ring, head, cqe) {
-			dispatch(cqe);
-			n++;
-		}
-		io_uring_cq_advance(&l->ring, n);
+	ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	if (ret < 0 && ret != -ETIME && ret != -EINTR)
+		return ret;
+	n = 0;
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		dispatch(cqe);
+		n++;
 	}
+	io_uring_cq_advance(&l->ring, n);
 	return 0;
 }

@@ -49,6 +49,8 @@ int loop_recv(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 	      void *buf, size_t len);
 int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 	      const void *buf, size_t len);
+int loop_read(struct loop *l, struct loop_handler *h, unsigned op, int fd,
+	      void *buf, size_t len);
 /* Relative timeout; completes with -ETIME when it fires, -ECANCELED if cancelled. */
 int loop_timeout(struct loop *l, struct loop_handler *h, unsigned op,
 		 unsigned ms);
@@ -56,9 +58,9 @@ int loop_timeout(struct loop *l, struct loop_handler *h, unsigned op,
 int loop_cancel_fd(struct loop *l, int fd);
 
 /*
- * Submit what is queued and dispatch completions until *stop is set,
- * waking at least every wake_ms to look at it. Returns 0 or -errno.
+ * Submit what is queued, wait up to wake_ms for at least one completion,
+ * and dispatch every completion there is. Returns 0 or -errno.
  */
-int loop_run(struct loop *l, const volatile int *stop, unsigned wake_ms);
+int loop_run_once(struct loop *l, unsigned wake_ms);
 
 #endif

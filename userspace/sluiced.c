@@ -23,6 +23,8 @@
 #include "ctl.h"
 #include "log.h"
 #include "redirect.h"
+#include "store.h"
+#include "tls.h"
 #include "version.h"
 #include "worker.h"
 
@@ -100,6 +102,82 @@ static int ip_to16(const char *ip, uint8_t out[16])
 	return inet_pton(AF_INET6, ip, out) == 1 ? 0 : -EINVAL;
 }
 
+/* Per-target TLS contexts, built once; a bad certificate stops the start. */
+static int tls_setup(const struct config *cfg, struct proxy *px)
+{
+	char err[512];
+
+	px->tls_srv = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*px->tls_srv));
+	px->tls_cli = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*px->tls_cli));
+	if (!px->tls_srv || !px->tls_cli)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct cfg_target *t = &cfg->targets[i];
+
+		if (t->n_certs) {
+			struct tls_cert_spec specs[64];
+
+			for (size_t k = 0; k < t->n_certs && k < 64; k++) {
+				specs[k].cert = t->certs[k].cert;
+				specs[k].key = t->certs[k].key;
+			}
+			px->tls_srv[i] = tls_server_new(specs, t->n_certs, NULL, 0,
+							err, sizeof(err));
+			if (!px->tls_srv[i])
+				goto fail;
+		}
+		if (t->upstream_ca) {
+			px->tls_cli[i] = tls_client_new(t->upstream_ca, t->client_cert,
+							t->client_key, err, sizeof(err));
+			if (!px->tls_cli[i])
+				goto fail;
+		}
+		continue;
+fail:
+		log_error("bad TLS configuration", "{s:s, s:s}", "target", t->name,
+			  "error", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void tls_teardown(const struct config *cfg, struct proxy *px)
+{
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		if (px->tls_srv)
+			tls_server_free(px->tls_srv[i]);
+		if (px->tls_cli)
+			tls_client_free(px->tls_cli[i]);
+	}
+	free(px->tls_srv);
+	free(px->tls_cli);
+}
+
+static struct store *store_setup(const struct config *cfg)
+{
+	struct store_opts so = {
+		.path = cfg->store.path,
+		.mode = (enum store_mode)cfg->store.mode,
+		.sync_ms = cfg->store.sync_ms,
+		.retention_days = cfg->store.retention_days,
+		.max_bytes = cfg->store.max_bytes,
+		.seal_key = cfg->store.seal_key,
+		.seal_interval_ms = cfg->store.seal_interval_ms,
+	};
+	char err[512];
+	struct store *st;
+
+	if (cfg->store.mode == STORE_MODE_OFF) {
+		log_warn("recording is off (store.mode \"off\"): sessions are not recorded", NULL);
+		return NULL;
+	}
+	st = store_open(&so, err, sizeof(err));
+	if (!st)
+		log_error("cannot open the store", "{s:s, s:s}", "path", cfg->store.path,
+			  "error", err);
+	return st;
+}
+
 static int run(struct config *cfg)
 {
 	struct redirect_opts ro = {};
@@ -109,6 +187,7 @@ static int run(struct config *cfg)
 	struct ctl *ctl = NULL;
 	struct proxy px = {};
 	struct beat_args beat = {};
+	struct store *st = NULL;
 	pthread_t beat_th;
 	int beat_started = 0, n_workers, err = 0, sig;
 	char *mount = NULL;
@@ -160,6 +239,14 @@ static int run(struct config *cfg)
 	if (n_workers > MAX_WORKERS)
 		n_workers = MAX_WORKERS;
 
+	err = tls_setup(cfg, &px);
+	if (err)
+		goto out;
+	st = store_setup(cfg);
+	if (!st && cfg->store.mode != STORE_MODE_OFF) {
+		err = -EIO;
+		goto out;
+	}
 	rd = redirect_open(&ro);
 	if (!rd) {
 		err = -errno;
@@ -172,7 +259,7 @@ static int run(struct config *cfg)
 	/* listeners first, then targets, then the first beat: a connect is
 	 * never sent to a listener that is not there yet */
 	for (int i = 0; i < n_workers; i++) {
-		workers[i] = worker_new(&px, i, &what);
+		workers[i] = worker_new(&px, st, i, &what);
 		if (!workers[i]) {
 			err = -errno;
 			log_error("cannot start worker", "{s:s, s:s}", "what", what,
@@ -192,6 +279,7 @@ static int run(struct config *cfg)
 	}
 	view.cfg = cfg;
 	view.rd = rd;
+	view.st = st;
 	view.cgroup = attach;
 	view.started = time(NULL);
 	view.workers = n_workers;
@@ -230,9 +318,15 @@ out:
 	if (rd)
 		redirect_beat(rd, 0);
 	ctl_stop(ctl);
+	/* workers drain first; then the store writes what they gave it;
+	 * only then may connections (which own the records) be freed */
+	for (int i = 0; i < MAX_WORKERS; i++)
+		worker_join(workers[i]);
+	store_close(st);
 	for (int i = 0; i < MAX_WORKERS; i++)
 		worker_free(workers[i]);
 	redirect_close(rd);
+	tls_teardown(cfg, &px);
 	free(mount);
 	return err;
 }

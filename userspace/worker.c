@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,11 +13,14 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "session.h"
 #include "worker.h"
 
 #define WORKER_RING_ENTRIES 1024
 #define WORKER_BACKLOG 1024
 #define WORKER_WAKE_MS 100
+#define WORKER_TICK_NS 1000000000ull
+#define WORKER_GRACE_NS 2000000000ull	/* after drain_ms: closing takes this long at most */
 
 struct listener {
 	struct loop_handler h;
@@ -26,6 +30,7 @@ struct listener {
 
 struct worker {
 	struct loop *loop;
+	struct session_worker *sw;
 	const struct proxy *px;
 	struct listener ls[2];
 	int n_ls;
@@ -41,8 +46,10 @@ static void on_accept(struct loop_handler *h, unsigned op, int res, int more)
 	int err;
 
 	(void)op;
-	if (res >= 0)
-		conn_accepted(ls->w->loop, ls->w->px, res);
+	if (res >= 0 && *ls->w->stop)
+		close(res);	/* draining: accepted just before the stop */
+	else if (res >= 0)
+		conn_accepted(ls->w->loop, ls->w->sw, ls->w->px, res);
 	else if (res != -ECANCELED)
 		log_warn("accept failed", "{s:s}", "error", strerror(-res));
 	if (!more && !*ls->w->stop) {
@@ -86,7 +93,8 @@ static int listen_on(const char *ip, uint16_t port, int *out)
 	return 0;
 }
 
-struct worker *worker_new(const struct proxy *px, int index, const char **what)
+struct worker *worker_new(const struct proxy *px, struct store *st, int index,
+			  const char **what)
 {
 	const char *ips[2] = { px->cfg->listen.ipv4, px->cfg->listen.ipv6 };
 	struct worker *w = calloc(1, sizeof(*w));
@@ -100,6 +108,12 @@ struct worker *worker_new(const struct proxy *px, int index, const char **what)
 	if (!w->loop) {
 		err = -errno;
 		*what = "io_uring";
+		goto out;
+	}
+	w->sw = session_worker_new(w->loop, st, px->cfg->store.mode);
+	if (!w->sw) {
+		err = -errno;
+		*what = "recorder mailbox";
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -125,15 +139,50 @@ out:
 	return w;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Serve until stopped, then drain: no new connections, the open ones get
+ * drain_ms to finish, then are closed with a reason their sessions keep.
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	int err = 0;
+	uint64_t next_tick = 0, drain_end = 0, hard_end = 0, now;
+	int err = 0, draining = 0;
 
 	for (int i = 0; i < w->n_ls && !err; i++)
 		err = loop_accept(w->loop, &w->ls[i].h, 0, w->ls[i].fd);
-	if (!err)
-		err = loop_run(w->loop, w->stop, WORKER_WAKE_MS);
+	while (!err) {
+		now = mono_ns();
+		if (*w->stop && !draining) {
+			draining = 1;
+			drain_end = now + w->px->cfg->timeouts.drain_ms * 1000000ull;
+			for (int i = 0; i < w->n_ls; i++)
+				loop_cancel_fd(w->loop, w->ls[i].fd);
+			log_info("draining", "{s:i, s:i}", "worker", w->index,
+				 "connections", (int)conn_count(w->loop));
+		}
+		if (draining && conn_count(w->loop) == 0)
+			break;
+		if (draining && !hard_end && now > drain_end) {
+			hard_end = now + WORKER_GRACE_NS;
+			conn_close_all(w->loop, "daemon shutting down");
+		}
+		if (hard_end && now > hard_end)
+			break;
+		if (now >= next_tick) {
+			conn_tick(w->loop);
+			next_tick = now + WORKER_TICK_NS;
+		}
+		err = loop_run_once(w->loop, WORKER_WAKE_MS);
+	}
 	if (err)
 		log_error("worker stopped", "{s:i, s:s}", "worker", w->index,
 			  "error", strerror(-err));
@@ -152,12 +201,19 @@ int worker_start(struct worker *w, const volatile int *stop)
 	return 0;
 }
 
+void worker_join(struct worker *w)
+{
+	if (w && w->started) {
+		pthread_join(w->th, NULL);
+		w->started = 0;
+	}
+}
+
 void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
-	if (w->started)
-		pthread_join(w->th, NULL);
+	worker_join(w);
 	for (int i = 0; i < w->n_ls; i++)
 		close(w->ls[i].fd);
 	/* tear the ring down first: the kernel then holds no buffer of a
@@ -165,5 +221,6 @@ void worker_free(struct worker *w)
 	loop_free(w->loop);
 	if (w->loop)
 		conn_abort_all(w->loop);
+	session_worker_free(w->sw);
 	free(w);
 }
