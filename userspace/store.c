@@ -2511,3 +2511,8 @@ out:
 	free(defpath);
 	return ret;
 }
+
+char *store_pubkey_path(struct store *s)
+{
+	return default_pub_path(s);
+}

@@ -184,6 +184,10 @@ int store_records(struct store *s, const uint8_t sid[STORE_SID_LEN],
 int store_verify(struct store *s, const uint8_t sid[STORE_SID_LEN],
 		 const char *pubkey_path, char *why, size_t whylen);
 
+/* Path of the seal public key beside the key the writer recorded in the
+ * database (caller frees), or NULL with errno set. */
+char *store_pubkey_path(struct store *s);
+
 /* The seal public key in PEM (caller frees), from <seal_key>.pub. */
 char *store_seal_pubkey(const char *seal_key_path);
 
