@@ -99,6 +99,10 @@ test: deps
 demo: deps all
 	$(Q)scripts/demo.sh
 
+# Throughput, latency, CPU and memory against direct and HAProxy (not part of test).
+bench: deps all
+	$(Q)scripts/bench.sh
+
 clean:
 	rm -rf build
 

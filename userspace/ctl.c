@@ -15,6 +15,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ctl.h"
+#include "fs.h"
 #include "log.h"
 #include "redirect.h"
 #include "store.h"
@@ -209,30 +210,6 @@ static void *ctl_main(void *arg)
 	return NULL;
 }
 
-static int mkdir_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 struct ctl *ctl_start(struct ctl_view *view)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -249,7 +226,7 @@ struct ctl *ctl_start(struct ctl_view *view)
 		goto out;
 	}
 	strcpy(sun.sun_path, path);
-	err = mkdir_parent(path);
+	err = fs_mkdir_parent(path);
 	if (err)
 		goto out;
 	unlink(path);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ctl.h"
+#include "fs.h"
 #include "log.h"
 #include "redirect.h"
 #include "store.h"
@@ -171,6 +172,10 @@ static struct store *store_setup(const struct config *cfg)
 		log_warn("recording is off (store.mode \"off\"): sessions are not recorded", NULL);
 		return NULL;
 	}
+	/* the key is created on first start; its directory may not exist */
+	if (fs_mkdir_parent(cfg->store.seal_key))
+		log_warn("cannot create the seal key's directory", "{s:s}", "path",
+			 cfg->store.seal_key);
 	st = store_open(&so, err, sizeof(err));
 	if (!st)
 		log_error("cannot open the store", "{s:s, s:s}", "path", cfg->store.path,

@@ -163,6 +163,7 @@ write_config() {
   "listen": {"ipv4": "127.0.0.1", "ipv6": "::1", "port": 15443},
   "heartbeat_ms": 100,
   "stale_ms": 500,
+  "store": {"path": "$T/store", "seal_key": "$T/seal.key"},
   "targets": [
     {"name": "pg", "kind": "tcp", "match": ["127.0.10.1:5432"],
      "upstream": "127.0.10.1:5432", "fail_mode": "closed"},
