@@ -58,16 +58,18 @@ struct side {
 	int eof;		/* the peer will send nothing more */
 	int shut;		/* we sent our end of stream */
 	int tls_logged;		/* handshake event recorded */
+	int starved;		/* the buffer ring was empty: receive again later */
+	int zc_res;		/* a zero-copy send's result, until its buffer is free */
 	const uint8_t *tx;	/* being sent: borrowed plaintext or ct */
 	size_t tx_len, tx_off;
 	uint8_t *ct;		/* ciphertext staging (TLS sides only) */
-	uint8_t rx[CONN_BUF_BYTES];
 };
 
 struct dir {
 	struct side *src, *dst;
 	int store_dir;
-	uint8_t *plain;		/* src->rx for plain sources, else own buffer */
+	uint8_t *plain;		/* a ring buffer for plain sources, else own buffer */
+	int bid;		/* that ring buffer's id, -1: none held */
 	size_t len;		/* plaintext held, 0: buffer free */
 	int recorded;		/* handed to the session for this buffer */
 	int rec_wait;		/* not yet written */
@@ -108,6 +110,9 @@ static struct {
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
 
 static void progress(struct conn *c);
+
+/* sides of this worker's connections waiting for a ring buffer */
+static __thread unsigned n_starved;
 
 static uint64_t mono_ns(void)
 {
@@ -174,10 +179,13 @@ static void conn_free(struct conn *c)
 		 "reason", c->info.reason);
 	side_free(&c->cs);
 	side_free(&c->us);
-	if (c->up.plain != c->cs.rx)
-		free(c->up.plain);
-	if (c->down.plain != c->us.rx)
-		free(c->down.plain);
+	n_starved -= c->cs.starved + c->us.starved;
+	for (struct dir *d = &c->up; d; d = d == &c->up ? &c->down : NULL) {
+		if (d->bid >= 0)
+			loop_buf_put(c->loop, d->bid);
+		else if (d->src->tls)
+			free(d->plain);
+	}
 	free(c);
 }
 
@@ -273,10 +281,9 @@ static int side_idle_out(const struct side *s)
 
 static void side_recv(struct conn *c, struct side *s)
 {
-	if (s->recv_busy || s->eof || !s->ready || c->closing)
+	if (s->recv_busy || s->eof || !s->ready || s->starved || c->closing)
 		return;
-	if (!submit(c, loop_recv(c->loop, &c->h, s->recv_op, s->fd, s->rx,
-				 sizeof(s->rx))))
+	if (!submit(c, loop_recv_buf(c->loop, &c->h, s->recv_op, s->fd)))
 		s->recv_busy = 1;
 }
 
@@ -363,6 +370,10 @@ static int dir_progress(struct conn *c, struct dir *d)
 		__atomic_add_fetch(d->bytes, d->len, __ATOMIC_RELAXED);
 		d->len = 0;
 		d->recorded = d->sent = 0;
+		if (d->bid >= 0) {
+			loop_buf_put(c->loop, d->bid);
+			d->bid = -1;
+		}
 	}
 	/* end of this direction: pass it on once everything is out */
 	if (!dst->shut && dst->ready && side_idle_out(dst)) {
@@ -395,28 +406,57 @@ static void progress(struct conn *c)
 		conn_fail(c, "closed", NULL);
 }
 
-static void on_recv(struct conn *c, struct side *s, struct dir *d, int res)
+static void on_recv(struct conn *c, struct side *s, struct dir *d, int res,
+		    unsigned flags)
 {
+	int bid = loop_cqe_bid(flags);
+
 	s->recv_busy = 0;
+	if (res <= 0 && bid >= 0)
+		loop_buf_put(c->loop, bid);
+	if (res == -ENOBUFS) {
+		/* every ring buffer is in use: this side waits its turn */
+		s->starved = 1;
+		n_starved++;
+		return;
+	}
 	if (res < 0) {
 		conn_fail(c, s == &c->cs ? "client recv" : "upstream recv",
 			  strerror(-res));
 		return;
 	}
+	if (res > 0 && bid < 0) {
+		conn_fail(c, s->name, "receive completed without a buffer");
+		return;
+	}
+	if (res == 0) {
+		s->eof = 1;
+		if (s->tls)
+			tls_feed(s->tls, NULL, 0);
+		return;
+	}
 	if (!s->tls) {
-		if (res == 0)
-			s->eof = 1;
+		/* zero-copy: this very buffer is recorded and forwarded */
+		d->plain = loop_buf(c->loop, bid);
+		d->bid = bid;
 		d->len = res;
 		return;
 	}
-	if (res == 0)
-		s->eof = 1;
-	if (tls_feed(s->tls, s->rx, res) < 0)
+	/* TLS copies into its own input; the ring buffer goes back at once */
+	res = tls_feed(s->tls, loop_buf(c->loop, bid), res);
+	loop_buf_put(c->loop, bid);
+	if (res < 0)
 		conn_fail(c, s->name, "TLS input refused");
 }
 
-static void on_send(struct conn *c, struct side *s, int res)
+static void on_send(struct conn *c, struct side *s, int res, unsigned flags)
 {
+	if (flags & LOOP_CQE_MORE) {
+		s->zc_res = res;	/* the buffer is the kernel's until NOTIF */
+		return;
+	}
+	if (flags & LOOP_CQE_NOTIF)
+		res = s->zc_res;
 	s->send_busy = 0;
 	if (res <= 0) {
 		conn_fail(c, s == &c->cs ? "client send" : "upstream send",
@@ -426,12 +466,16 @@ static void on_send(struct conn *c, struct side *s, int res)
 	s->tx_off += res;
 }
 
-static void conn_complete(struct loop_handler *h, unsigned op, int res, int more)
+static void conn_complete(struct loop_handler *h, unsigned op, int res,
+			  unsigned flags)
 {
 	struct conn *c = (struct conn *)h;
 
-	(void)more;
-	c->pending--;
+	/* a zero-copy send completes twice; it is pending until the second */
+	if (!(flags & LOOP_CQE_MORE))
+		c->pending--;
+	if (c->closing && (flags & LOOP_CQE_BUF))
+		loop_buf_put(c->loop, loop_cqe_bid(flags));
 	if (c->closing) {
 		maybe_free(c);
 		return;
@@ -445,16 +489,16 @@ static void conn_complete(struct loop_handler *h, unsigned op, int res, int more
 		c->us.ready = 1;
 		break;
 	case OP_RECV_C:
-		on_recv(c, &c->cs, &c->up, res);
+		on_recv(c, &c->cs, &c->up, res, flags);
 		break;
 	case OP_RECV_U:
-		on_recv(c, &c->us, &c->down, res);
+		on_recv(c, &c->us, &c->down, res, flags);
 		break;
 	case OP_SEND_C:
-		on_send(c, &c->cs, res);
+		on_send(c, &c->cs, res, flags);
 		break;
 	case OP_SEND_U:
-		on_send(c, &c->us, res);
+		on_send(c, &c->us, res, flags);
 		break;
 	}
 	if (!c->closing)
@@ -599,9 +643,9 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 	snprintf(c->info.upstream, sizeof(c->info.upstream), "%s", t->upstream.text);
 	c->up_len = addr_to_sockaddr(t->upstream.addr, t->upstream.port, &c->up_sa);
 	c->up = (struct dir){ .src = &c->cs, .dst = &c->us, .store_dir = STORE_DIR_UP,
-			      .plain = c->cs.rx, .bytes = &c->info.bytes_up };
+			      .bid = -1, .bytes = &c->info.bytes_up };
 	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,
-				.plain = c->us.rx, .bytes = &c->info.bytes_down };
+				.bid = -1, .bytes = &c->info.bytes_down };
 	c->sess.on_written = on_written;
 	c->deadline_ns = mono_ns() + 1000000ull * (px->cfg->timeouts.connect_ms +
 		(t->n_certs || t->upstream_ca ? px->cfg->timeouts.handshake_ms : 0));
@@ -711,6 +755,26 @@ static struct conn **collect(struct loop *l, size_t *n)
 	}
 	pthread_mutex_unlock(&reg.lock);
 	return all;
+}
+
+void conn_retry_starved(struct loop *l)
+{
+	struct conn **all;
+	size_t n;
+
+	if (!n_starved)
+		return;
+	all = collect(l, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = all[i];
+		int was = c->cs.starved || c->us.starved;
+
+		n_starved -= c->cs.starved + c->us.starved;
+		c->cs.starved = c->us.starved = 0;
+		if (was && !c->closing)
+			progress(c);
+	}
+	free(all);
 }
 
 void conn_close_all(struct loop *l, const char *why)

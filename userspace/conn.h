@@ -47,6 +47,9 @@ void conn_tick(struct loop *l);
 /* Fail every connection of loop l with `why`; they end and free as usual. */
 void conn_close_all(struct loop *l, const char *why);
 
+/* Give connections that found the buffer ring empty another go. */
+void conn_retry_starved(struct loop *l);
+
 /* Live connections on loop l. */
 unsigned conn_count(struct loop *l);
 

@@ -6,10 +6,18 @@
 
 #include "loop.h"
 
+#define LOOP_BGID 1
+#define LOOP_ZC_MIN 8192
+
 struct loop {
 	struct io_uring ring;
 	unsigned features;
+	struct io_uring_buf_ring *br;
+	uint8_t *bufs;
+	unsigned nbufs, buf_size, out;
 };
+
+static struct io_uring_sqe *sqe_get(struct loop *l);
 
 static inline uint64_t pack(struct loop_handler *h, unsigned op)
 {
@@ -22,10 +30,17 @@ static void dispatch(struct io_uring_cqe *cqe)
 	uint64_t ud = cqe->user_data;
 	struct loop_handler *h = (void *)(uintptr_t)(ud & ~(uint64_t)(LOOP_OP_MAX - 1));
 
+	unsigned f = 0;
+
 	if (!h)
 		return;
-	h->complete(h, ud & (LOOP_OP_MAX - 1), cqe->res,
-		    !!(cqe->flags & IORING_CQE_F_MORE));
+	if (cqe->flags & IORING_CQE_F_MORE)
+		f |= LOOP_CQE_MORE;
+	if (cqe->flags & IORING_CQE_F_NOTIF)
+		f |= LOOP_CQE_NOTIF;
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		f |= LOOP_CQE_BUF | (cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 16;
+	h->complete(h, ud & (LOOP_OP_MAX - 1), cqe->res, f);
 }
 
 /* Features are probed, not assumed: liburing 2.3 and older kernels. */
@@ -46,7 +61,40 @@ static unsigned probe(struct io_uring *ring)
 	return f;
 }
 
-struct loop *loop_new(unsigned entries)
+/* Register the provided-buffer ring and hand every buffer to the kernel. */
+static int bufs_init(struct loop *l, unsigned nbufs, unsigned size)
+{
+	struct io_uring_buf_reg reg = {};
+	size_t ring_bytes = nbufs * sizeof(struct io_uring_buf);
+	int err;
+
+	if (!nbufs || (nbufs & (nbufs - 1)) || nbufs > 32768)
+		return -EINVAL;
+	if (posix_memalign((void **)&l->br, 4096, ring_bytes))
+		return -ENOMEM;
+	memset(l->br, 0, ring_bytes);
+	/* the buffers' pages are touched only when the kernel fills them */
+	l->bufs = malloc((size_t)nbufs * size);
+	if (!l->bufs)
+		return -ENOMEM;
+	reg.ring_addr = (uintptr_t)l->br;
+	reg.ring_entries = nbufs;
+	reg.bgid = LOOP_BGID;
+	err = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	if (err)
+		return err == -EINVAL ? -EOPNOTSUPP : err;
+	l->nbufs = nbufs;
+	l->buf_size = size;
+	io_uring_buf_ring_init(l->br);
+	for (unsigned i = 0; i < nbufs; i++)
+		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * size, size, i,
+				      io_uring_buf_ring_mask(nbufs), i);
+	io_uring_buf_ring_advance(l->br, nbufs);
+	l->features |= LOOP_F_BUF_RING;
+	return 0;
+}
+
+struct loop *loop_new(unsigned entries, unsigned nbufs, unsigned buf_size)
 {
 	struct loop *l = calloc(1, sizeof(*l));
 	int err;
@@ -60,6 +108,12 @@ struct loop *loop_new(unsigned entries)
 		return NULL;
 	}
 	l->features = probe(&l->ring);
+	err = bufs_init(l, nbufs, buf_size);
+	if (err) {
+		loop_free(l);
+		errno = -err;
+		return NULL;
+	}
 	return l;
 }
 
@@ -68,7 +122,47 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	io_uring_queue_exit(&l->ring);
+	free(l->br);
+	free(l->bufs);
 	free(l);
+}
+
+int loop_recv_buf(struct loop *l, struct loop_handler *h, unsigned op, int fd)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, NULL, l->buf_size, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = LOOP_BGID;
+	io_uring_sqe_set_data64(sqe, pack(h, op));
+	return 0;
+}
+
+void *loop_buf(struct loop *l, int bid)
+{
+	return l->bufs + (size_t)bid * l->buf_size;
+}
+
+void loop_buf_put(struct loop *l, int bid)
+{
+	if (bid < 0 || (unsigned)bid >= l->nbufs)
+		return;
+	io_uring_buf_ring_add(l->br, loop_buf(l, bid), l->buf_size, bid,
+			      io_uring_buf_ring_mask(l->nbufs), 0);
+	io_uring_buf_ring_advance(l->br, 1);
+	l->out--;
+}
+
+unsigned loop_buf_size(const struct loop *l)
+{
+	return l->buf_size;
+}
+
+unsigned loop_bufs_out(const struct loop *l)
+{
+	return l->out;
 }
 
 unsigned loop_features(const struct loop *l)
@@ -131,7 +225,11 @@ int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	/* below a few pages, pinning them costs more than the copy saves */
+	if ((l->features & LOOP_F_SEND_ZC) && len >= LOOP_ZC_MIN)
+		io_uring_prep_send_zc(sqe, fd, buf, len, MSG_NOSIGNAL, 0);
+	else
+		io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, pack(h, op));
 	return 0;
 }
@@ -193,6 +291,8 @@ int loop_run_once(struct loop *l, unsigned wake_ms)
 		return ret;
 	n = 0;
 	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			l->out++;
 		dispatch(cqe);
 		n++;
 	}

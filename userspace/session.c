@@ -57,7 +57,7 @@ static void arm(struct session_worker *w)
 }
 
 /* Worker thread: everything the recorder has written since the last look. */
-static void mailbox(struct loop_handler *h, unsigned op, int res, int more)
+static void mailbox(struct loop_handler *h, unsigned op, int res, unsigned more)
 {
 	struct session_worker *w = (struct session_worker *)h;
 	struct session_rec *list, *rev = NULL;

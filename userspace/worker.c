@@ -19,6 +19,7 @@
 #define WORKER_RING_ENTRIES 1024
 #define WORKER_BACKLOG 1024
 #define WORKER_WAKE_MS 100
+#define WORKER_BUFS 512		/* receive buffers shared by a worker's connections */
 #define WORKER_TICK_NS 1000000000ull
 #define WORKER_GRACE_NS 2000000000ull	/* after drain_ms: closing takes this long at most */
 
@@ -40,8 +41,9 @@ struct worker {
 	const volatile int *stop;
 };
 
-static void on_accept(struct loop_handler *h, unsigned op, int res, int more)
+static void on_accept(struct loop_handler *h, unsigned op, int res, unsigned flags)
 {
+	int more = flags & LOOP_CQE_MORE;
 	struct listener *ls = (struct listener *)h;
 	int err;
 
@@ -104,7 +106,7 @@ struct worker *worker_new(const struct proxy *px, struct store *st, int index,
 		return NULL;
 	w->px = px;
 	w->index = index;
-	w->loop = loop_new(WORKER_RING_ENTRIES);
+	w->loop = loop_new(WORKER_RING_ENTRIES, WORKER_BUFS, CONN_BUF_BYTES);
 	if (!w->loop) {
 		err = -errno;
 		*what = "io_uring";
@@ -177,6 +179,7 @@ static void *worker_main(void *arg)
 		}
 		if (hard_end && now > hard_end)
 			break;
+		conn_retry_starved(w->loop);
 		if (now >= next_tick) {
 			conn_tick(w->loop);
 			next_tick = now + WORKER_TICK_NS;
