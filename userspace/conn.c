@@ -318,9 +318,14 @@ static int dir_progress(struct conn *c, struct dir *d)
 			n = tls_read(src->tls, d->plain, CONN_BUF_BYTES);
 			tls_event(c, src);
 			side_flush(c, src);	/* handshake flights */
-			if (n == -EAGAIN) {
+			if (n == -EAGAIN && !src->eof) {
 				side_recv(c, src);
 				return 0;
+			}
+			if (n == -EAGAIN) {
+				conn_fail(c, src == &c->cs ? "client TLS" : "upstream TLS",
+					  "stream ended inside a TLS record");
+				return -1;
 			}
 			if (n == 0 || (n == -EPROTO && src->eof && tls_done(src->tls))) {
 				/* close_notify, or an EOF after a good handshake:
@@ -389,14 +394,26 @@ static int dir_progress(struct conn *c, struct dir *d)
 	return 0;
 }
 
+static int handshakes_done(const struct conn *c)
+{
+	return (c->cs.tls && tls_done(c->cs.tls)) + (c->us.tls && tls_done(c->us.tls));
+}
+
 static void progress(struct conn *c)
 {
+	int hs;
+
 	if (c->closing) {
 		maybe_free(c);
 		return;
 	}
-	if (dir_progress(c, &c->up) || dir_progress(c, &c->down))
-		return;
+	/* a handshake finished by one direction's read unblocks the other
+	 * direction's write: look again until nothing changes */
+	do {
+		hs = handshakes_done(c);
+		if (dir_progress(c, &c->up) || dir_progress(c, &c->down))
+			return;
+	} while (hs != handshakes_done(c));
 	if (c->deadline_ns && c->us.ready && (!c->cs.tls || tls_done(c->cs.tls)) &&
 	    (!c->us.tls || tls_done(c->us.tls))) {
 		c->deadline_ns = 0;	/* set up: idle timing from now on */
