@@ -87,6 +87,11 @@ for bin in "${unit_bins[@]}"; do
 		# every case passed, but the binary failed (e.g. a leak at exit)
 		f=1
 		echo "FAIL $name (exit $rc after all cases passed)"
+	elif ((f == 0)) && grep -aqE 'ERROR: (Leak|Address)Sanitizer|runtime error:' "$log"; then
+		# Criterion runs cases in children whose sanitizer reports do not
+		# fail the case: a report anywhere in the output fails the binary
+		f=1
+		echo "FAIL $name (sanitizer report in the output)"
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	if ((f > 0)); then
