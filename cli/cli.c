@@ -19,6 +19,9 @@ static const struct cmd objects[] = {
 	{ "map", do_map, "map { show | dump NAME | help }" },
 	{ "target", do_target, "target { list | help }" },
 	{ "conn", do_conn, "conn { list [--all] | help }" },
+	{ "session", do_session,
+	  "session { list | show ID | replay ID | verify ID | export ID | help }" },
+	{ "seal", do_seal, "seal { pubkey [--key SEALKEY] | help }" },
 	{ "batch", do_batch, "batch file FILE" },
 	{ "version", do_version, "version" },
 	{ "help", do_help, NULL },
@@ -50,12 +53,14 @@ static int do_help(int argc, char **argv)
 	if (used < sizeof(text))
 		snprintf(text + used, sizeof(text) - used,
 		"\n"
-		"OPTIONS := { -j|--json | -p|--pretty | --ctl PATH |\n"
+		"OPTIONS := { -j|--json | -p|--pretty | --ctl PATH | --store PATH |\n"
 		"             -h|--help | -V|--version }\n"
 		"  -j, --json     print JSON (the stable output; text may change)\n"
 		"  -p, --pretty   print indented JSON (implies --json)\n"
 		"  --ctl PATH     daemon control socket (default $SLUICE_CTL,\n"
 		"                 else " SLUICE_CTL_DEFAULT ")\n"
+		"  --store PATH   recordings database, read-only (default\n"
+		"                 $SLUICE_STORE, else " SLUICE_STORE_DEFAULT ")\n"
 		"Keywords may be shortened to any unambiguous prefix:\n"
 		"'sluice t l' is 'sluice target list'.\n"
 		"Exit status: 0 ok, 1 degraded or daemon unreachable, 2 usage.\n");
@@ -125,6 +130,13 @@ static enum opt_result global_opt(const char *a, const char *next,
 			return OPT_BAD;
 		cli.ctl_path = next;
 		return OPT_TAKEN_NEXT;
+	} else if (!strncmp(a, "--store=", 8)) {
+		cli.store_path = a + 8;
+	} else if (!strcmp(a, "--store")) {
+		if (!next)
+			return OPT_BAD;
+		cli.store_path = next;
+		return OPT_TAKEN_NEXT;
 	} else {
 		return OPT_NONE;
 	}
@@ -144,6 +156,8 @@ int cli_main(int argc, char **argv)
 	cli.err = err;
 	env = getenv("SLUICE_CTL");
 	cli.ctl_path = env && *env ? env : SLUICE_CTL_DEFAULT;
+	env = getenv("SLUICE_STORE");
+	cli.store_path = env && *env ? env : SLUICE_STORE_DEFAULT;
 
 	pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*pos));
 	if (!pos) {

@@ -29,6 +29,10 @@
 /* How long the CLI waits for the daemon's control socket. */
 #define CLI_CTL_TIMEOUT_MS	5000
 
+/* Where recordings are read when neither --store nor $SLUICE_STORE says
+ * (the daemon's store.path default, DESIGN §9). */
+#define SLUICE_STORE_DEFAULT	"/var/lib/sluice"
+
 enum cli_exit {
 	CLI_OK = 0,		/* done */
 	CLI_FAIL = 1,		/* degraded, or the daemon is unreachable */
@@ -51,6 +55,8 @@ struct cli_state {
 	bool json;		/* -j: print JSON */
 	bool pretty;		/* -p: indented JSON (implies json) */
 	const char *ctl_path;	/* --ctl, $SLUICE_CTL or the default; borrowed */
+	const char *store_path;	/* --store, $SLUICE_STORE or the default;
+				 * borrowed */
 	FILE *out;		/* results; NULL: stdout */
 	FILE *err;		/* text errors and notes; NULL: stderr */
 	json_t *batch;		/* JSON batch: results are appended here */
@@ -222,6 +228,28 @@ int cli_bpf_targets(json_t **out);
  * "gid", "comm", "cgroup_id", "netns_cookie", ...) added to `o`. 0/-ENOMEM. */
 int cli_orig_fields(json_t *o, const struct sluice_orig *v);
 
+/* cmd_session.c: recorded sessions, read straight from the store */
+
+struct store;
+
+/*
+ * Open cli.store_path read-only (works while the daemon runs, and while it
+ * is down). Returns the store (caller frees with store_close()), or NULL
+ * after p_err() naming the path.
+ */
+struct store *cli_store_open(void);
+
+/*
+ * A --since TIME: RFC 3339 ("2026-11-22T10:00:00Z", fractions and
+ * "+02:00" offsets allowed) or a relative "90s", "15m", "2h", "3d"
+ * meaning that long before now_ns. Returns 0 and ns since the epoch in
+ * *out (at least 1, so never "any"), or -EINVAL.
+ */
+int cli_parse_since(const char *text, uint64_t now_ns, uint64_t *out);
+
+/* RFC 3339 UTC with microseconds, "2026-01-02T03:04:05.123456Z". */
+const char *cli_rfc3339(uint64_t ns, char *buf, size_t len);
+
 /* batch: split `line` in place; returns argc or -E2BIG (too many words). */
 int batch_split_line(char *line, char **argv, int max);
 
@@ -230,6 +258,8 @@ int do_batch(int argc, char **argv);
 int do_conn(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_prog(int argc, char **argv);
+int do_seal(int argc, char **argv);
+int do_session(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_target(int argc, char **argv);
 int do_version(int argc, char **argv);

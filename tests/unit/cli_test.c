@@ -1,23 +1,37 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The `sluice` CLI without a daemon and without bpf: keyword matching,
- * options, help, JSON shapes, exit codes, batch files, and the control
- * socket client against a fake daemon socket (see struct fake_ctl).
+ * options, help, JSON shapes, exit codes, batch files, the control
+ * socket client against a fake daemon socket (see struct fake_ctl), and
+ * `session`/`seal` against a real store written through store.h (see
+ * rec_setup()), tampered with through RocksDB's C API.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <rocksdb/c.h>
 
 #include "cli.h"
 #include "ctl_client.h"
+#include "log.h"
+#include "store.h"
+
+/* store.c's test hook (not in store.h): nonzero replaces the wall clock. */
+extern void store_test_set_clock(uint64_t ns);
 
 /*
  * Criterion runs each case in a worker process whose LeakSanitizer report
@@ -37,6 +51,7 @@ struct run {
 	int rc;
 	char *out;	/* everything printed to the result stream */
 	char *err;	/* everything printed to the error stream */
+	size_t out_len;	/* bytes in out (raw replays hold NULs) */
 };
 
 static struct run run_argv(int argc, char **argv)
@@ -52,6 +67,7 @@ static struct run run_argv(int argc, char **argv)
 	cli_set_output(NULL, NULL);
 	fclose(out);
 	fclose(err);
+	r.out_len = olen;
 	assert_no_leaks();
 	return r;
 }
@@ -373,7 +389,8 @@ Test(options, bad_options)
 Test(help, every_level)
 {
 	static const char *const objs[] = {
-		"status", "prog", "map", "target", "conn", "batch", "version",
+		"status", "prog", "map", "target", "conn", "session", "seal",
+		"batch", "version",
 	};
 	struct run r;
 
@@ -926,4 +943,1132 @@ Test(fake_daemon, silent_daemon_times_out)
 	cr_assert_eq(errno, ETIMEDOUT);
 	fake_stop();
 	json_decref(req);
+}
+
+/* ---- recorded sessions: a real store, written through store.h ---- */
+
+#define NS		1000000000ull
+#define MS		1000000ull
+#define BIG_LEN		(100u << 10)
+#define MAX_RECS	32
+
+/*
+ * Three sessions, written as the daemon writes them (session_start event
+ * first, session_end event last, the end meta on the `sessions` value):
+ *   A  3 h ago, target pg, tcp: one chunk each way.
+ *   B  30 min ago, target web, tls: a tls event, chunks both ways with
+ *      every byte value, a 100 KiB chunk, a UTF-8 character cut between
+ *      two chunks, and a 10 s gap between the last two up chunks.
+ *   C  now, target pg, ended by an error.
+ */
+static char rec_dir[64], rec_db[128], rec_key[128];
+static uint8_t sid_a[STORE_SID_LEN], sid_b[STORE_SID_LEN], sid_c[STORE_SID_LEN];
+static char id_a[33], id_b[33], id_c[33];
+static uint64_t now_at_setup;
+
+/* what each side of B sent, in order */
+static uint8_t b_up[256 + BIG_LEN], b_down[256 + BIG_LEN];
+static size_t b_up_len, b_down_len;
+static uint8_t all_bytes[256], big[BIG_LEN];
+
+static struct store_rec recs[MAX_RECS];
+static char *owned[MAX_RECS];
+static int n_recs, n_owned;
+static atomic_int recs_done, recs_failed;
+
+static void rec_done(struct store_rec *r, int err)
+{
+	(void)r;
+	if (err)
+		atomic_fetch_add(&recs_failed, 1);
+	atomic_fetch_add(&recs_done, 1);
+}
+
+static uint64_t sid_time(const uint8_t *sid)
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < 8; i++)
+		t = t << 8 | sid[i];
+	return t;
+}
+
+static void add_rec(struct store *s, struct store_chain *c, int kind, int dir,
+		    const void *p, size_t len, uint64_t off_ns)
+{
+	struct store_rec *r;
+
+	cr_assert_lt(n_recs, MAX_RECS);
+	r = &recs[n_recs++];
+	store_rec_fill(c, r, kind, dir, 0, sid_time(c->sid) + off_ns, p, len);
+	r->done = rec_done;
+	cr_assert_eq(store_submit(s, r), 0);
+}
+
+static void add_chunk(struct store *s, struct store_chain *c, int dir,
+		      const void *p, size_t len, uint64_t off_ns)
+{
+	uint8_t *acc = dir == STORE_DIR_UP ? b_up : b_down;
+	size_t *acc_len = dir == STORE_DIR_UP ? &b_up_len : &b_down_len;
+
+	add_rec(s, c, STORE_REC_CHUNK, dir, p, len, off_ns);
+	if (!memcmp(c->sid, sid_b, STORE_SID_LEN)) {
+		memcpy(acc + *acc_len, p, len);
+		*acc_len += len;
+	}
+}
+
+/* Steals ev; adds "time_ns" as the daemon does. */
+static void add_event(struct store *s, struct store_chain *c, json_t *ev,
+		      uint64_t off_ns)
+{
+	char *text;
+
+	cr_assert_not_null(ev);
+	json_object_set_new(ev, "time_ns",
+			    json_integer((json_int_t)(sid_time(c->sid) + off_ns)));
+	text = json_dumps(ev, JSON_COMPACT);
+	cr_assert_not_null(text);
+	json_decref(ev);
+	owned[n_owned++] = text;
+	add_rec(s, c, STORE_REC_EVENT, 0, text, strlen(text), off_ns);
+}
+
+static json_t *meta_for(const char *target, const char *kind, int pid,
+			const char *comm)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:i, s:i, s:i, s:i, "
+			 "s:s, s:i, s:s, s:i}}",
+			 "target", target, "kind", kind, "client",
+			 "127.0.0.1:40000", "original", "10.0.0.5:5432",
+			 "upstream", "10.0.0.5:5432", "conn", pid,
+			 "kernel", "pid", pid, "tid", pid + 1, "uid", 1000,
+			 "gid", 100, "comm", comm, "cgroup_id", 42, "cgroup",
+			 "/agents/a1", "netns_cookie", 4096);
+}
+
+static void begin(struct store *s, struct store_chain *c, json_t *meta,
+		  uint8_t *sid)
+{
+	json_t *ev = json_deep_copy(meta);
+
+	cr_assert_eq(store_session_begin(s, c, meta), 0);
+	memcpy(sid, c->sid, STORE_SID_LEN);
+	json_object_set_new(ev, "type", json_string("session_start"));
+	add_event(s, c, ev, 0);
+}
+
+static void end(struct store *s, struct store_chain *c, const char *status,
+		const char *reason, uint64_t up, uint64_t down, uint64_t off_ns)
+{
+	json_t *m = json_pack("{s:s, s:s, s:I, s:I}", "status", status,
+			      "reason", reason, "bytes_up", (json_int_t)up,
+			      "bytes_down", (json_int_t)down);
+	json_t *ev = json_deep_copy(m);
+
+	json_object_set_new(ev, "type", json_string("session_end"));
+	add_event(s, c, ev, off_ns);
+	cr_assert_eq(store_session_end(s, c, m), 0);
+	json_decref(m);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void rec_setup(void)
+{
+	struct store_opts o = {
+		.mode = STORE_STRICT, .sync_ms = 100,
+		.seal_interval_ms = 3600000,	/* no periodic seals */
+	};
+	static const char up2[] = "caf\xc3", up3[] = "\xa9 \xff\\end\n";
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	static const char sel[] = "SELECT 1;\n", row[] = "one row\n";
+	static const char sleep_[] = "SELECT pg_sleep(1);\n";
+	struct store_chain a, b, c;
+	char err[256] = "";
+	struct timespec ts;
+	struct store *s;
+	json_t *m;
+
+	log_set_level(LOG_WARN);
+	strcpy(rec_dir, "/tmp/sluice-cli-rec.XXXXXX");
+	cr_assert_not_null(mkdtemp(rec_dir));
+	snprintf(rec_db, sizeof(rec_db), "%s/db", rec_dir);
+	snprintf(rec_key, sizeof(rec_key), "%s/seal.key", rec_dir);
+	o.path = rec_db;
+	o.seal_key = rec_key;
+	for (int i = 0; i < 256; i++)
+		all_bytes[i] = (uint8_t)i;
+	for (size_t i = 0; i < BIG_LEN; i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_at_setup = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+
+	s = store_open(&o, err, sizeof(err));
+	cr_assert_not_null(s, "store_open: %s", err);
+
+	store_test_set_clock(now_at_setup - 3 * 3600 * NS);
+	m = meta_for("pg", "tcp", 100, "psql");
+	begin(s, &a, m, sid_a);
+	add_chunk(s, &a, STORE_DIR_UP, sel, strlen(sel), 5 * MS);
+	add_chunk(s, &a, STORE_DIR_DOWN, row, strlen(row), 7 * MS);
+	end(s, &a, "closed", "closed", strlen(sel), strlen(row), 9 * MS);
+	json_decref(m);
+
+	store_test_set_clock(now_at_setup - 1800 * NS);
+	m = meta_for("web", "tls", 200, "curl");
+	begin(s, &b, m, sid_b);
+	add_event(s, &b, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "tls",
+				   "side", "client", "version", "TLSv1.3",
+				   "sni", "web.test", "alpn", "h2"), 1 * MS);
+	add_chunk(s, &b, STORE_DIR_UP, req, strlen(req), 10 * MS);
+	add_chunk(s, &b, STORE_DIR_DOWN, all_bytes, sizeof(all_bytes), 20 * MS);
+	add_chunk(s, &b, STORE_DIR_DOWN, big, sizeof(big), 30 * MS);
+	add_chunk(s, &b, STORE_DIR_UP, up2, strlen(up2), 40 * MS);
+	add_chunk(s, &b, STORE_DIR_UP, up3, strlen(up3), 10 * NS + 40 * MS);
+	end(s, &b, "closed", "closed", b_up_len, b_down_len, 10 * NS + 50 * MS);
+	json_decref(m);
+
+	store_test_set_clock(0);
+	m = meta_for("pg", "tcp", 300, "agent");
+	begin(s, &c, m, sid_c);
+	add_chunk(s, &c, STORE_DIR_UP, sleep_, strlen(sleep_), 2 * MS);
+	add_event(s, &c, json_pack("{s:s, s:s}", "type", "error", "message",
+				   "upstream: Connection reset by peer"), 3 * MS);
+	end(s, &c, "error", "upstream: Connection reset by peer",
+	    strlen(sleep_), 0, 4 * MS);
+	json_decref(m);
+
+	store_close(s);		/* drains the queue: every done() has run */
+	cr_assert_eq(atomic_load(&recs_done), n_recs);
+	cr_assert_eq(atomic_load(&recs_failed), 0);
+	for (int i = 0; i < n_owned; i++)
+		free(owned[i]);
+	n_owned = 0;
+	store_sid_format(sid_a, id_a);
+	store_sid_format(sid_b, id_b);
+	store_sid_format(sid_c, id_c);
+}
+
+static void rec_teardown(void)
+{
+	store_test_set_clock(0);
+	unsetenv("SLUICE_STORE");
+	nftw(rec_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(session, .init = rec_setup, .fini = rec_teardown, .timeout = 60);
+
+/* run() with "--store rec_db" and "-j" first. */
+#define jrun(...) run("sluice", "-j", "--store", rec_db, __VA_ARGS__, NULL)
+#define trun(...) run("sluice", "--store", rec_db, __VA_ARGS__, NULL)
+
+static json_t *list_json(struct run *r)
+{
+	json_t *v;
+
+	cr_assert_eq(r->rc, 0, "rc %d: %s%s", r->rc, r->out, r->err);
+	v = parse_out(r);
+	cr_assert(json_is_array(v), "%s", r->out);
+	return v;
+}
+
+static const char *jid(json_t *arr, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(arr, i), "id"));
+}
+
+static json_int_t jint(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	cr_assert(json_is_integer(v), "%s is not an integer", k);
+	return json_integer_value(v);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	cr_assert(json_is_string(v), "%s is not a string", k);
+	return json_string_value(v);
+}
+
+/* RFC 3339 UTC as store.c and the CLI write it: ...T..:..:...ffffffZ */
+static void assert_rfc3339(const char *t)
+{
+	cr_assert_eq(strlen(t), 27, "'%s'", t);
+	cr_assert(t[4] == '-' && t[10] == 'T' && t[19] == '.' && t[26] == 'Z',
+		  "'%s'", t);
+}
+
+Test(session, list_newest_first_with_the_contract_fields)
+{
+	struct run r = jrun("session", "list");
+	json_t *v = list_json(&r), *a, *b, *c, *k;
+
+	cr_assert_eq(json_array_size(v), 3, "%s", r.out);
+	cr_assert_str_eq(jid(v, 0), id_c);
+	cr_assert_str_eq(jid(v, 1), id_b);
+	cr_assert_str_eq(jid(v, 2), id_a);
+	c = json_array_get(v, 0);
+	b = json_array_get(v, 1);
+	a = json_array_get(v, 2);
+
+	cr_assert_str_eq(jstr(a, "target"), "pg");
+	cr_assert_str_eq(jstr(a, "kind"), "tcp");
+	cr_assert_str_eq(jstr(a, "status"), "closed");
+	cr_assert_eq(jint(a, "events"), 2);
+	cr_assert_eq(jint(a, "records"), 4);
+	cr_assert_eq(jint(a, "bytes_up"), 10);
+	cr_assert_eq(jint(a, "bytes_down"), 8);
+	assert_rfc3339(jstr(a, "start"));
+	assert_rfc3339(jstr(a, "end"));
+
+	cr_assert_str_eq(jstr(b, "target"), "web");
+	cr_assert_str_eq(jstr(b, "kind"), "tls");
+	cr_assert_eq(jint(b, "events"), 3);
+	cr_assert_eq(jint(b, "records"), 8);
+	cr_assert_eq(jint(b, "bytes_up"), (json_int_t)b_up_len);
+	cr_assert_eq(jint(b, "bytes_down"), (json_int_t)b_down_len);
+
+	cr_assert_str_eq(jstr(c, "status"), "error");
+	cr_assert_eq(jint(c, "events"), 3);
+	k = json_object_get(c, "kernel");
+	cr_assert_eq(jint(k, "pid"), 300);
+	cr_assert_eq(jint(k, "uid"), 1000);
+	cr_assert_eq(jint(k, "gid"), 100);
+	cr_assert_str_eq(jstr(k, "comm"), "agent");
+	cr_assert_str_eq(jstr(k, "cgroup"), "/agents/a1");
+	cr_assert(json_is_null(json_object_get(k, "pod")));
+	cr_assert(json_is_null(json_object_get(c, "user")));
+	cr_assert_null(json_object_get(k, "netns_cookie"), "list stays lean");
+	json_decref(v);
+	run_free(&r);
+}
+
+Test(session, list_text_table_and_env_store)
+{
+	struct run r;
+
+	setenv("SLUICE_STORE", rec_db, 1);
+	r = run("sluice", "sess", "l", NULL);	/* prefixes, store from env */
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "TARGET"), "%s", r.out);
+	cr_assert(strstr(r.out, id_a) && strstr(r.out, id_b) &&
+		  strstr(r.out, id_c), "%s", r.out);
+	cr_assert(strstr(r.out, id_c) < strstr(r.out, id_a), "newest first");
+	run_free(&r);
+}
+
+Test(session, list_filters)
+{
+	char abs[64], when[40];
+	struct run r;
+	json_t *v;
+
+	r = jrun("session", "list", "--target", "pg");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 2, "%s", r.out);
+	cr_assert_str_eq(jid(v, 0), id_c);
+	cr_assert_str_eq(jid(v, 1), id_a);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "list", "--target=nope");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 0);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "list", "--since", "1h");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 2, "%s", r.out);
+	cr_assert_str_eq(jid(v, 0), id_c);
+	cr_assert_str_eq(jid(v, 1), id_b);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "list", "--since", "181m");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 3, "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+
+	/* absolute: two hours before setup, in UTC and with an offset */
+	cli_rfc3339(now_at_setup - 2 * 3600 * NS, when, sizeof(when));
+	r = jrun("session", "list", "--since", when);
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 2, "%s: %s", when, r.out);
+	cr_assert_str_eq(jid(v, 1), id_b);
+	json_decref(v);
+	run_free(&r);
+
+	/* the same instant written in +01:00 */
+	{
+		time_t t = (time_t)((now_at_setup - 2 * 3600 * NS) / NS) + 3600;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(abs, sizeof(abs), "%Y-%m-%dT%H:%M:%S+01:00", &tm);
+	}
+	r = jrun("session", "list", "--since", abs, "--target", "web");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 1, "%s: %s", abs, r.out);
+	cr_assert_str_eq(jid(v, 0), id_b);
+	json_decref(v);
+	run_free(&r);
+
+	/* only C started in the last 10 minutes */
+	r = jrun("session", "list", "--since", "10m");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 1, "%s", r.out);
+	cr_assert_str_eq(jid(v, 0), id_c);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "list", "--since", "2999-01-01T00:00:00Z");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 0, "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "list", "--since", "yesterday");
+	cr_assert_eq(r.rc, CLI_USAGE);
+	assert_json_error(&r, "--since 'yesterday'");
+	run_free(&r);
+
+	r = jrun("session", "list", "--user", "carol");	/* none has one */
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 0, "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+}
+
+Test(session, parse_since)
+{
+	const uint64_t now = 1800000000ull * NS;
+	static const char *const bad[] = {
+		"", "5", "5x", "m", "-5m", "1.5h", "5mm", "2026-02-30T00:00:00Z",
+		"2026-11-22T10:00:00", "2026-11-22T24:00:00Z",
+		"2026-11-22T10:00:00Zjunk", "2026-11-22", "2026-11-22T10:00Z",
+		"2026-11-22T10:00:00.Z", "2026-11-22T10:00:00+1:00",
+		"99999999999999999999d", "1969-12-31T23:59:59Z",
+	};
+	uint64_t t;
+
+	cr_assert_eq(cli_parse_since("90s", now, &t), 0);
+	cr_assert_eq(t, now - 90 * NS);
+	cr_assert_eq(cli_parse_since("15m", now, &t), 0);
+	cr_assert_eq(t, now - 900 * NS);
+	cr_assert_eq(cli_parse_since("2h", now, &t), 0);
+	cr_assert_eq(t, now - 7200 * NS);
+	cr_assert_eq(cli_parse_since("3d", now, &t), 0);
+	cr_assert_eq(t, now - 3 * 86400 * NS);
+	cr_assert_eq(cli_parse_since("100000d", now, &t), 0);
+	cr_assert_eq(t, 1, "before the epoch: the earliest time, not 'any'");
+	cr_assert_eq(cli_parse_since("2026-11-22T10:00:00Z", now, &t), 0);
+	cr_assert_eq(t, 1795341600ull * NS);
+	cr_assert_eq(cli_parse_since("2026-11-22t11:30:00+01:30", now, &t), 0);
+	cr_assert_eq(t, 1795341600ull * NS);
+	cr_assert_eq(cli_parse_since("2026-11-22T09:00:00-01:00", now, &t), 0);
+	cr_assert_eq(t, 1795341600ull * NS);
+	cr_assert_eq(cli_parse_since("2026-11-22T10:00:00.25Z", now, &t), 0);
+	cr_assert_eq(t, 1795341600ull * NS + 250 * MS);
+	cr_assert_eq(cli_parse_since("2026-11-22T10:00:00.1234567891Z", now, &t),
+		     0);
+	cr_assert_eq(t, 1795341600ull * NS + 123456789);
+	cr_assert_eq(cli_parse_since("2024-02-29T00:00:00Z", now, &t), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(cli_parse_since(bad[i], now, &t), -EINVAL,
+			     "'%s' accepted", bad[i]);
+}
+
+Test(session, show_events_in_order)
+{
+	static const char *const types[] = { "session_start", "tls",
+					     "session_end" };
+	static const json_int_t seqs[] = { 0, 1, 7 };
+	struct run r = jrun("session", "show", id_b);
+	json_t *v, *evs, *ev, *ch;
+	char want[40];
+
+	cr_assert_eq(r.rc, 0, "%s%s", r.out, r.err);
+	v = parse_out(&r);
+	cr_assert_str_eq(jstr(v, "id"), id_b);
+	cr_assert_str_eq(jstr(v, "target"), "web");
+	evs = json_object_get(v, "events");
+	cr_assert(json_is_array(evs), "%s", r.out);
+	cr_assert_eq(json_array_size(evs), 3, "%s", r.out);
+	for (size_t i = 0; i < 3; i++) {
+		ev = json_array_get(evs, i);
+		cr_assert_eq(jint(ev, "seq"), seqs[i]);
+		cr_assert_str_eq(jstr(ev, "type"), types[i]);
+		assert_rfc3339(jstr(ev, "time"));
+		cr_assert(json_is_null(json_object_get(ev, "decision")));
+		cr_assert(json_is_null(json_object_get(ev, "rule")));
+	}
+	/* times are the records' own, to the microsecond */
+	cli_rfc3339(sid_time(sid_b) + 1 * MS, want, sizeof(want));
+	cr_assert_str_eq(jstr(json_array_get(evs, 1), "time"), want);
+	ev = json_array_get(evs, 1);
+	cr_assert_str_eq(jstr(ev, "sni"), "web.test");
+	cr_assert_str_eq(jstr(ev, "alpn"), "h2");
+	cr_assert_str_eq(jstr(ev, "side"), "client");
+	cr_assert_str_eq(jstr(json_array_get(evs, 2), "status"), "closed");
+	ch = json_object_get(v, "chunks");
+	cr_assert_eq(jint(ch, "up"), 3);
+	cr_assert_eq(jint(ch, "down"), 2);
+	/* show adds where the connection went and the rest of the kernel's */
+	cr_assert_str_eq(jstr(v, "upstream"), "10.0.0.5:5432");
+	cr_assert_eq(jint(json_object_get(v, "kernel"), "netns_cookie"), 4096);
+	cr_assert_eq(strlen(jstr(v, "chain")), 64);
+	json_decref(v);
+	run_free(&r);
+}
+
+Test(session, show_error_session_by_prefix_and_text)
+{
+	char prefix[9];
+	struct run r;
+	json_t *v, *evs;
+
+	memcpy(prefix, id_c, 8);
+	prefix[8] = '\0';
+	r = jrun("session", "show", prefix);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	v = parse_out(&r);
+	cr_assert_str_eq(jstr(v, "id"), id_c);
+	cr_assert_str_eq(jstr(v, "status"), "error");
+	cr_assert_str_eq(jstr(v, "reason"), "upstream: Connection reset by peer");
+	evs = json_object_get(v, "events");
+	cr_assert_str_eq(jstr(json_array_get(evs, 1), "type"), "error");
+	cr_assert_str_eq(jstr(json_array_get(evs, 1), "message"),
+			 "upstream: Connection reset by peer");
+	cr_assert_eq(jint(json_array_get(evs, 1), "seq"), 2);
+	json_decref(v);
+	run_free(&r);
+
+	/* uppercase is the same id */
+	for (char *p = prefix; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	r = trun("session", "show", prefix);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert(strstr(r.out, id_c), "%s", r.out);
+	cr_assert(strstr(r.out, "error"), "%s", r.out);
+	cr_assert(strstr(r.out, "message=upstream: Connection reset by peer"),
+		  "%s", r.out);
+	run_free(&r);
+}
+
+static double elapsed_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+Test(session, replay_raw_is_what_each_side_sent)
+{
+	struct timespec t0;
+	struct run r;
+	double took;
+
+	/* speed 1: the 10 s idle gap is cut to 2 s */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = trun("session", "replay", id_b, "--raw", "--dir", "up");
+	took = elapsed_since(&t0);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(r.out_len, b_up_len);
+	cr_assert_eq(memcmp(r.out, b_up, b_up_len), 0);
+	cr_assert_geq(took, 1.95, "took %.3fs: the capped gap was not waited",
+		      took);
+	cr_assert_lt(took, 6.0, "took %.3fs: the gap was not capped", took);
+	run_free(&r);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = trun("session", "replay", "--raw", "--dir", "down", "--speed", "0",
+		 id_b);
+	took = elapsed_since(&t0);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(r.out_len, b_down_len, "%zu != %zu", r.out_len, b_down_len);
+	cr_assert_eq(memcmp(r.out, b_down, b_down_len), 0);
+	cr_assert_lt(took, 1.5, "speed 0 waited: %.3fs", took);
+	run_free(&r);
+
+	/* -j does not turn --raw into JSON; both ways, in seq order */
+	r = run("sluice", "-j", "--store", rec_db, "session", "replay", id_a,
+		"--raw", "--speed=0", NULL);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(r.out_len, strlen("SELECT 1;\none row\n"));
+	cr_assert_eq(memcmp(r.out, "SELECT 1;\none row\n", r.out_len), 0);
+	run_free(&r);
+}
+
+Test(session, replay_speed_divides_the_gaps)
+{
+	struct timespec t0;
+	struct run r;
+	double took;
+
+	/* down gaps: 10 ms; at speed 0.05 that is 200 ms */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = trun("session", "replay", id_b, "--raw", "--dir", "down", "--speed",
+		 "0.05");
+	took = elapsed_since(&t0);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(r.out_len, b_down_len);
+	cr_assert_geq(took, 0.19, "took %.3fs", took);
+	run_free(&r);
+}
+
+Test(session, replay_transcript)
+{
+	struct run r = trun("session", "replay", id_b, "--speed", "0");
+
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_eq(strlen(r.out), r.out_len, "no raw NUL in a transcript");
+	cr_assert(strstr(r.out, "--- +0.000s event session_start\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "--- +0.001s event tls\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "--- +0.010s up 18 bytes\n"
+				"GET / HTTP/1.1\\x0d\n\\x0d\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "--- +0.020s down 256 bytes\n"
+				"\\x00\\x01\\x02"), "%.300s", r.out);
+	cr_assert(strstr(r.out, "\\x7e" ) == NULL, "~ is printable");
+	cr_assert(strstr(r.out, "xyz{|}~\\x7f\\x80"), "%.2000s", r.out);
+	cr_assert(strstr(r.out, "--- +0.030s down 102400 bytes\n"), "%.300s",
+		  r.out);
+	cr_assert(strstr(r.out, "--- +0.040s up 4 bytes\ncaf\\xc3\n"), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "--- +10.040s up 8 bytes\n\\xa9 \\xff\\\\end\n"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "--- +10.050s event session_end\n"), "%s", r.out);
+	run_free(&r);
+
+	/* one direction: no event lines */
+	r = trun("session", "replay", id_a, "--speed", "0", "--dir", "d");
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "--- +0.007s down 8 bytes\none row\n");
+	run_free(&r);
+}
+
+Test(session, replay_json_chunks)
+{
+	struct run r = jrun("session", "replay", id_b, "--dir", "both");
+	json_t *v = list_json(&r), *c;
+	static const char *const dirs[] = { "up", "down", "down", "up", "up" };
+
+	cr_assert_eq(json_array_size(v), 5, "%s", r.out);
+	for (size_t i = 0; i < 5; i++)
+		cr_assert_str_eq(jstr(json_array_get(v, i), "dir"), dirs[i]);
+	c = json_array_get(v, 0);
+	cr_assert_eq(jint(c, "seq"), 2);
+	cr_assert_eq(jint(c, "len"), 18);
+	cr_assert_str_eq(jstr(c, "data"), "R0VUIC8gSFRUUC8xLjENCg0K");
+	cr_assert_eq(strlen(jstr(json_array_get(v, 2), "data")),
+		     4 * ((BIG_LEN + 2) / 3));
+	json_decref(v);
+	run_free(&r);
+}
+
+Test(session, replay_usage_errors)
+{
+	static const char *const bad[][3] = {
+		{ "--speed", "-1", NULL }, { "--speed", "fast", NULL },
+		{ "--speed", "nan", NULL }, { "--dir", "sideways", NULL },
+		{ "--bogus", NULL, NULL }, { "--raw=yes", NULL, NULL },
+		{ "--speed", NULL, NULL },
+	};
+	struct run r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = jrun("session", "replay", id_b, bad[i][0], bad[i][1]);
+		cr_assert_eq(r.rc, CLI_USAGE, "%s %s: %d", bad[i][0],
+			     bad[i][1] ? bad[i][1] : "", r.rc);
+		assert_json_error(&r, NULL);
+		run_free(&r);
+	}
+	r = jrun("session", "replay");
+	cr_assert_eq(r.rc, CLI_USAGE);
+	assert_json_error(&r, "missing session ID");
+	run_free(&r);
+	r = jrun("session", "replay", id_a, id_b);
+	cr_assert_eq(r.rc, CLI_USAGE);
+	assert_json_error(&r, "unexpected argument");
+	run_free(&r);
+}
+
+Test(session, verify_intact)
+{
+	struct run r;
+	json_t *v;
+
+	r = jrun("session", "verify", id_b);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	v = parse_out(&r);
+	cr_assert_str_eq(jstr(v, "id"), id_b);
+	cr_assert(json_is_true(json_object_get(v, "intact")), "%s", r.out);
+	cr_assert(strstr(jstr(v, "detail"), "8 records intact"), "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+
+	r = trun("session", "verify", id_a);
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert(!strncmp(r.out, id_a, 32) && strstr(r.out, ": intact ("),
+		  "%s", r.out);
+	run_free(&r);
+}
+
+/* Open every family of the database as an intruder with the files would. */
+static void tamper_chunk(const uint8_t *sid, uint64_t seq, size_t at)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_column_family_handle_t **h;
+	const rocksdb_options_t **co;
+	char **names, *e = NULL, *val, key[24];
+	size_t n = 0, vl = 0;
+	rocksdb_t *db;
+	int chunks = -1;
+
+	names = rocksdb_list_column_families(o, rec_db, &n, &e);
+	cr_assert_null(e, "list families: %s", e);
+	h = calloc(n, sizeof(*h));
+	co = calloc(n, sizeof(*co));
+	cr_assert(h && co);
+	for (size_t i = 0; i < n; i++) {
+		co[i] = o;
+		if (!strcmp(names[i], "chunks"))
+			chunks = (int)i;
+	}
+	cr_assert_geq(chunks, 0, "no chunks family");
+	db = rocksdb_open_column_families(o, rec_db, (int)n,
+					  (const char *const *)names, co, h, &e);
+	cr_assert_null(e, "open: %s", e);
+	memcpy(key, sid, STORE_SID_LEN);
+	for (int i = 0; i < 8; i++)
+		key[16 + i] = (char)(seq >> (56 - 8 * i));
+	val = rocksdb_get_cf(db, ro, h[chunks], key, sizeof(key), &vl, &e);
+	cr_assert_null(e, "get: %s", e);
+	cr_assert_not_null(val, "no chunk at seq %llu", (unsigned long long)seq);
+	cr_assert_gt(vl, STORE_HDR_LEN + at);
+	val[STORE_HDR_LEN + at] ^= 0x01;
+	rocksdb_put_cf(db, wo, h[chunks], key, sizeof(key), val, vl, &e);
+	cr_assert_null(e, "put: %s", e);
+	rocksdb_free(val);
+	for (size_t i = 0; i < n; i++)
+		rocksdb_column_family_handle_destroy(h[i]);
+	rocksdb_close(db);
+	rocksdb_list_column_families_destroy(names, n);
+	free(h);
+	free(co);
+	rocksdb_options_destroy(o);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_writeoptions_destroy(wo);
+}
+
+Test(session, verify_names_the_tampered_record)
+{
+	struct run r;
+	json_t *v;
+
+	/* seq 4 is the 100 KiB chunk (a blob file); its successor, seq 5,
+	 * carries the hash it no longer has */
+	tamper_chunk(sid_b, 4, 50000);
+	r = jrun("session", "verify", id_b);
+	cr_assert_eq(r.rc, CLI_FAIL, "%s", r.out);
+	v = parse_out(&r);
+	cr_assert_str_eq(jstr(v, "id"), id_b);
+	cr_assert(json_is_false(json_object_get(v, "intact")), "%s", r.out);
+	cr_assert(strstr(jstr(v, "detail"), "seq 5: previous-hash mismatch"),
+		  "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+
+	r = trun("session", "verify", id_b);
+	cr_assert_eq(r.rc, CLI_FAIL);
+	cr_assert(strstr(r.out, "NOT intact: seq 5"), "%s", r.out);
+	run_free(&r);
+
+	/* the other sessions are untouched */
+	r = jrun("session", "verify", id_c);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	run_free(&r);
+
+	/* and the altered bytes are what replay shows now */
+	r = trun("session", "replay", id_b, "--raw", "--dir", "down",
+		 "--speed", "0");
+	cr_assert_eq(r.rc, 0);
+	cr_assert_eq(r.out_len, b_down_len);
+	cr_assert_eq((uint8_t)r.out[256 + 50000], big[50000] ^ 0x01);
+	run_free(&r);
+}
+
+Test(session, verify_with_the_wrong_key)
+{
+	char other[160], cmd[1024];
+	struct run r;
+	json_t *v;
+
+	if (system("openssl version >/dev/null 2>&1"))
+		cr_skip_test("openssl is not installed");
+	snprintf(other, sizeof(other), "%s/other.pem", rec_dir);
+	snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out %s "
+		 "2>/dev/null && openssl pkey -in %s -pubout -out %s.pub",
+		 other, other, other);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s.pub", other);
+	r = jrun("session", "verify", id_a, "--pubkey", cmd);
+	cr_assert_eq(r.rc, CLI_FAIL, "%s", r.out);
+	v = parse_out(&r);
+	cr_assert(json_is_false(json_object_get(v, "intact")), "%s", r.out);
+	cr_assert(strstr(jstr(v, "detail"), "signature invalid"), "%s", r.out);
+	json_decref(v);
+	run_free(&r);
+
+	/* the right key, given explicitly */
+	snprintf(cmd, sizeof(cmd), "%s.pub", rec_key);
+	r = jrun("session", "verify", id_a, "--pubkey", cmd);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	run_free(&r);
+
+	r = jrun("session", "verify", id_a, "--pubkey", "/nonexistent.pub");
+	cr_assert_eq(r.rc, CLI_FAIL);
+	assert_json_error(&r, "/nonexistent.pub");
+	run_free(&r);
+}
+
+Test(session, unknown_and_malformed_ids)
+{
+	static const char *const cmds[] = { "show", "replay", "verify", "export" };
+	const char *none = "0123456789abcdef0123456789abcdef";
+	char want[64];
+	struct run r;
+
+	snprintf(want, sizeof(want), "no session %s", none);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		r = jrun("session", cmds[i], none);
+		cr_assert_eq(r.rc, CLI_FAIL, "%s: %d %s", cmds[i], r.rc, r.out);
+		assert_json_error(&r, want);
+		run_free(&r);
+
+		r = jrun("session", cmds[i], "ffffffff");	/* a prefix */
+		cr_assert_eq(r.rc, CLI_FAIL, "%s: %d", cmds[i], r.rc);
+		assert_json_error(&r, "no session ffffffff");
+		run_free(&r);
+
+		r = jrun("session", cmds[i], "0123456");	/* too short */
+		cr_assert_eq(r.rc, CLI_USAGE, "%s: %d", cmds[i], r.rc);
+		assert_json_error(&r, "want 8 to 32 hex digits");
+		run_free(&r);
+
+		r = jrun("session", cmds[i], "0123456789abcdeg");
+		cr_assert_eq(r.rc, CLI_USAGE, "%s: %d", cmds[i], r.rc);
+		assert_json_error(&r, "not hex");
+		run_free(&r);
+	}
+	r = trun("session", "show", none);
+	cr_assert_eq(r.rc, CLI_FAIL);
+	cr_assert(strstr(r.err, "Error: no session"), "%s", r.err);
+	cr_assert_str_eq(r.out, "");
+	run_free(&r);
+}
+
+Test(session, ambiguous_prefix_is_a_usage_error)
+{
+	struct store_opts o = {
+		.path = rec_db, .mode = STORE_STRICT, .sync_ms = 100,
+		.seal_key = rec_key, .seal_interval_ms = 3600000,
+	};
+	char err[256] = "", prefix[17], id_d[33];
+	struct store_chain d;
+	struct store *s;
+	struct run r;
+	json_t *m = meta_for("other", "tcp", 400, "x");
+
+	/* a fourth session that began within a ns of C: same 8-digit prefix */
+	store_test_set_clock(sid_time(sid_c) ^ 1);
+	s = store_open(&o, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_session_begin(s, &d, m), 0);
+	cr_assert_eq(store_session_end(s, &d, m), 0);
+	store_close(s);
+	store_test_set_clock(0);
+	json_decref(m);
+	store_sid_format(d.sid, id_d);
+
+	memcpy(prefix, id_c, 8);
+	prefix[8] = '\0';
+	r = jrun("session", "show", prefix);
+	cr_assert_eq(r.rc, CLI_USAGE, "%s", r.out);
+	assert_json_error(&r, "ambiguous session ID");
+	cr_assert(strstr(r.out, id_c) && strstr(r.out, id_d), "%s", r.out);
+	run_free(&r);
+
+	/* 16 digits are the start time to the ns: enough here */
+	memcpy(prefix, id_c, 16);
+	prefix[16] = '\0';
+	r = jrun("session", "verify", prefix);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	run_free(&r);
+	memcpy(prefix, id_d, 16);
+	r = jrun("session", "show", prefix);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "\"target\":\"other\""), "%s", r.out);
+	run_free(&r);
+}
+
+Test(session, export_jsonl)
+{
+	struct run r = jrun("session", "export", id_b, "--format", "jsonl");
+	unsigned char dec[256 + 4];
+	char *line, *save = NULL;
+	int n = 0, len;
+
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	for (line = strtok_r(r.out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		json_t *v = json_loads(line, 0, NULL);
+
+		cr_assert_not_null(v, "line %d is not JSON: %.200s", n, line);
+		cr_assert_str_eq(jstr(v, "id"), id_b);
+		cr_assert_eq(jint(v, "seq"), n);
+		if (n == 1) {
+			cr_assert_str_eq(jstr(v, "kind"), "event");
+			cr_assert_str_eq(jstr(json_object_get(v, "event"), "sni"),
+					 "web.test");
+		}
+		if (n == 3) {
+			cr_assert_str_eq(jstr(v, "kind"), "chunk");
+			cr_assert_str_eq(jstr(v, "dir"), "down");
+			len = EVP_DecodeBlock(dec, (const unsigned char *)
+					      jstr(v, "data"), 344);
+			cr_assert_eq(len, 258);	/* 256 rounded up to 3s */
+			cr_assert_eq(memcmp(dec, all_bytes, 256), 0);
+		}
+		json_decref(v);
+	}
+	cr_assert_eq(n, 8);
+	run_free(&r);
+}
+
+Test(session, export_asciicast)
+{
+	struct run r = trun("session", "export", id_b, "--format", "asc");
+	char *line, *save = NULL;
+	json_t *v, *ev[5];
+	int n = 0;
+
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	line = strtok_r(r.out, "\n", &save);
+	v = json_loads(line, 0, NULL);
+	cr_assert_not_null(v, "%s", line);
+	cr_assert_eq(jint(v, "version"), 2);
+	cr_assert_eq(jint(v, "width"), 80);
+	cr_assert_eq(jint(v, "timestamp"), (json_int_t)(sid_time(sid_b) / NS));
+	json_decref(v);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		cr_assert_lt(n, 5, "more lines than chunks: %s", line);
+		/* the 0x00 byte is "\u0000" */
+		ev[n] = json_loads(line, JSON_ALLOW_NUL, NULL);
+		cr_assert(json_is_array(ev[n]) && json_array_size(ev[n]) == 3,
+			  "%.200s", line);
+		n++;
+	}
+	cr_assert_eq(n, 5);
+	cr_assert_str_eq(json_string_value(json_array_get(ev[0], 1)), "i");
+	cr_assert_str_eq(json_string_value(json_array_get(ev[1], 1)), "o");
+	cr_assert_str_eq(json_string_value(json_array_get(ev[0], 2)),
+			 "GET / HTTP/1.1\r\n\r\n");
+	cr_assert(json_real_value(json_array_get(ev[0], 0)) > 0.0099 &&
+		  json_real_value(json_array_get(ev[0], 0)) < 0.0101);
+	/* 0x80..0xff alone are not UTF-8: each one U+FFFD */
+	cr_assert_not_null(memmem(json_string_value(json_array_get(ev[1], 2)),
+				  json_string_length(json_array_get(ev[1], 2)),
+				  "~\x7f\xef\xbf\xbd\xef\xbf\xbd", 8));
+	cr_assert_eq(json_string_length(json_array_get(ev[1], 2)),
+		     128 + 3 * 128);
+	/* the é cut between two up chunks is whole in the second */
+	cr_assert_str_eq(json_string_value(json_array_get(ev[3], 2)), "caf");
+	cr_assert_str_eq(json_string_value(json_array_get(ev[4], 2)),
+			 "\xc3\xa9 \xef\xbf\xbd\\end\n");
+	for (int i = 0; i < n; i++)
+		json_decref(ev[i]);
+	run_free(&r);
+
+	r = jrun("session", "export", id_b, "--format", "ocsf");
+	cr_assert_eq(r.rc, CLI_USAGE);
+	assert_json_error(&r, "want jsonl or asciicast");
+	run_free(&r);
+}
+
+Test(session, store_missing_or_not_a_store)
+{
+	char path[160];
+	struct run r;
+
+	snprintf(path, sizeof(path), "%s/nothing-here", rec_dir);
+	r = run("sluice", "-j", "--store", path, "session", "list", NULL);
+	cr_assert_eq(r.rc, CLI_FAIL);
+	assert_json_error(&r, path);
+	run_free(&r);
+
+	snprintf(path, sizeof(path), "--store=%s", rec_dir);	/* no CURRENT */
+	r = run("sluice", "session", "show", id_a, path, NULL);
+	cr_assert_eq(r.rc, CLI_FAIL);
+	cr_assert(strstr(r.err, rec_dir), "%s", r.err);
+	run_free(&r);
+
+	r = run("sluice", "session", "list", "--store", NULL);
+	cr_assert_eq(r.rc, CLI_USAGE);
+	run_free(&r);
+}
+
+Test(session, readable_beside_a_running_writer)
+{
+	struct store_opts o = {
+		.path = rec_db, .mode = STORE_STRICT, .sync_ms = 100,
+		.seal_key = rec_key, .seal_interval_ms = 3600000,
+	};
+	char err[256] = "";
+	struct store *s = store_open(&o, err, sizeof(err));
+	struct run r;
+	json_t *v;
+
+	cr_assert_not_null(s, "%s", err);
+	r = jrun("session", "list");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 3);
+	json_decref(v);
+	run_free(&r);
+	r = jrun("session", "verify", id_b);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	run_free(&r);
+	store_close(s);
+}
+
+Test(session, help)
+{
+	struct run r = trun("session", "help");
+
+	cr_assert_eq(r.rc, 0);
+	cr_assert(strstr(r.out, "Usage: sluice session"));
+	cr_assert(strstr(r.out, "replay ID"));
+	run_free(&r);
+	r = trun("seal", "h");
+	cr_assert_eq(r.rc, 0);
+	cr_assert(strstr(r.out, "Usage: sluice seal"));
+	run_free(&r);
+	r = jrun("session", "frob");
+	cr_assert_eq(r.rc, CLI_USAGE);
+	assert_json_error(&r, "unknown command 'frob' for session");
+	run_free(&r);
+}
+
+Test(session, seal_pubkey_is_a_pem_openssl_takes)
+{
+	char pem_path[160], cmd[512], keyarg[160];
+	struct run r, k;
+	json_t *v;
+	FILE *f;
+
+	r = trun("seal", "pubkey");
+	cr_assert_eq(r.rc, 0, "%s", r.err);
+	cr_assert(!strncmp(r.out, "-----BEGIN PUBLIC KEY-----\n", 27), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "-----END PUBLIC KEY-----\n"), "%s", r.out);
+
+	/* --key names the key; its .pub is the same PEM */
+	k = run("sluice", "seal", "pubkey", "--key", rec_key, NULL);
+	cr_assert_eq(k.rc, 0, "%s", k.err);
+	cr_assert_str_eq(k.out, r.out);
+	run_free(&k);
+
+	k = run("sluice", "-j", "--store", rec_db, "seal", "pubkey", NULL);
+	cr_assert_eq(k.rc, 0);
+	v = parse_out(&k);
+	cr_assert_str_eq(jstr(v, "pem"), r.out);
+	snprintf(cmd, sizeof(cmd), "%s.pub", rec_key);
+	cr_assert_str_eq(jstr(v, "path"), cmd);
+	json_decref(v);
+	run_free(&k);
+
+	snprintf(keyarg, sizeof(keyarg), "--key=%s/none", rec_dir);
+	k = run("sluice", "-j", "seal", "pubkey", keyarg, NULL);
+	cr_assert_eq(k.rc, CLI_FAIL);
+	assert_json_error(&k, "none.pub");
+	run_free(&k);
+
+	if (system("openssl version >/dev/null 2>&1")) {
+		run_free(&r);
+		cr_skip_test("openssl is not installed");
+	}
+	snprintf(pem_path, sizeof(pem_path), "%s/exported.pem", rec_dir);
+	f = fopen(pem_path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(r.out, 1, r.out_len, f), r.out_len);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "openssl pkey -pubin -noout -in %s", pem_path);
+	cr_assert_eq(system(cmd), 0, "openssl refused %s", pem_path);
+	/* and a file that is not a key is refused by the same command */
+	snprintf(cmd, sizeof(cmd), "openssl pkey -pubin -noout -in %s "
+		 "2>/dev/null", rec_key);
+	cr_assert_neq(system(cmd), 0);
+	run_free(&r);
+}
+
+Test(session, open_session_counts_its_records)
+{
+	struct store_opts o = {
+		.path = rec_db, .mode = STORE_STRICT, .sync_ms = 100,
+		.seal_key = rec_key, .seal_interval_ms = 3600000,
+	};
+	char err[256] = "", id[33];
+	struct store_chain c;
+	struct store *s;
+	struct run r;
+	json_t *m = meta_for("pg", "tcp", 500, "crashy"), *v, *e;
+	uint8_t sid[STORE_SID_LEN];
+
+	/* as a daemon killed mid-session leaves it: begun, never ended */
+	s = store_open(&o, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	begin(s, &c, m, sid);
+	add_chunk(s, &c, STORE_DIR_UP, "abc", 3, 1 * MS);
+	add_chunk(s, &c, STORE_DIR_DOWN, "defgh", 5, 2 * MS);
+	store_close(s);
+	json_decref(m);
+	for (int i = 0; i < n_owned; i++)
+		free(owned[i]);
+	n_owned = 0;
+	store_sid_format(sid, id);
+
+	r = jrun("session", "list", "--since", "1m");
+	v = list_json(&r);
+	cr_assert_eq(json_array_size(v), 2, "%s", r.out);
+	e = json_array_get(v, 0);
+	cr_assert_str_eq(jstr(e, "id"), id);
+	cr_assert_str_eq(jstr(e, "status"), "open");
+	cr_assert(json_is_null(json_object_get(e, "end")));
+	cr_assert_eq(jint(e, "records"), 3, "not the 0 that begin wrote");
+	cr_assert_eq(jint(e, "bytes_up"), 3);
+	cr_assert_eq(jint(e, "bytes_down"), 5);
+	cr_assert_eq(jint(e, "events"), 1);
+	json_decref(v);
+	run_free(&r);
+
+	r = jrun("session", "verify", id);
+	cr_assert_eq(r.rc, 0, "%s", r.out);
+	cr_assert(strstr(r.out, "not ended"), "%s", r.out);
+	run_free(&r);
 }
