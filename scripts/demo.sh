@@ -148,4 +148,17 @@ print("sluiced saw %s (pid %s, uid %s, cgroup %s) connect to %s (target %s): "
       % (k.get("comm"), k.get("pid"), k.get("uid"), k.get("cgroup"), c.get("original"),
          c.get("target"), c.get("bytes_up"), c.get("bytes_down"), c.get("client"),
          c.get("upstream")))
+open(path + ".sid", "w").write(c.get("session") or "")
 EOF
+sid=$(cat "$T/conns.json.sid")
+[[ -n $sid ]] || die "psql's connection has no recorded session"
+
+say "its recording (store /var/lib/sluice): sluice session show $sid"
+"$SLUICE" session show "$sid" || die "sluice session show failed"
+
+say "what psql sent, replayed from the recording: sluice session replay $sid --dir up --speed 0"
+"$SLUICE" session replay "$sid" --dir up --speed 0 | head -c 600 || true
+echo
+
+say "sluice session verify $sid (hash chain and Ed25519 seals)"
+"$SLUICE" session verify "$sid" || die "the recording does not verify"
