@@ -16,9 +16,10 @@ BUILD_PKGS=(
 #   nginx-light  the local HTTP server of the integration tests
 #   python3      Debian's, for the getpeername()/connect probes
 #   util-linux   runuser/setpriv (run as postgres / as nobody)
+#   rocksdb-tools ldb: the tamper tests edit the session store through it
 TEST_PKGS=(
 	postgresql curl iproute2 nginx-light python3 procps openssl
-	util-linux coreutils
+	util-linux coreutils rocksdb-tools
 )
 
 die() {

@@ -87,7 +87,7 @@ struct conn {
 	int pending;		/* submitted operations not yet completed */
 	int closing;
 	int ended;		/* session_end() done */
-	uint64_t deadline_ns;	/* connect and handshakes; 0 once set up */
+	uint64_t deadline_ns;	/* upstream connect, then handshakes; 0 once set up */
 	uint64_t idle_bytes;	/* bytes seen at the last tick that saw any */
 	uint64_t idle_since_ns;
 	struct sockaddr_storage up_sa;
@@ -215,6 +215,24 @@ static void maybe_free(struct conn *c)
 }
 
 /*
+ * A refused handshake leaves OpenSSL's alert in the output: the peer
+ * should learn why (unrecognized_name, protocol_version, ...) rather than
+ * see a bare EOF. Best effort: a few bytes, never blocking, and only when
+ * no send is in flight (the alert must not overtake queued bytes).
+ */
+static void flush_alert(struct side *s)
+{
+	uint8_t buf[512];
+	size_t n;
+
+	if (!s->tls || s->send_busy || s->tx_off < s->tx_len || !s->ready)
+		return;
+	n = tls_out_take(s->tls, buf, sizeof(buf));
+	if (n && send(s->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		errno = 0;
+}
+
+/*
  * Start tearing down: the reason goes on the session record, every
  * pending operation is woken, and the last completion frees.
  */
@@ -239,6 +257,7 @@ static void conn_fail(struct conn *c, const char *why, const char *detail)
 		for (struct side *s = &c->cs; s; s = s == &c->cs ? &c->us : NULL) {
 			if (s->fd < 0)
 				continue;
+			flush_alert(s);
 			shutdown(s->fd, SHUT_RDWR);
 			loop_cancel_fd(c->loop, s->fd);
 		}
@@ -317,7 +336,10 @@ static int dir_progress(struct conn *c, struct dir *d)
 			}
 			n = tls_read(src->tls, d->plain, CONN_BUF_BYTES);
 			tls_event(c, src);
-			side_flush(c, src);	/* handshake flights */
+			/* handshake flights go out now; a failure's alert is sent
+			 * by conn_fail() itself, before the socket is shut */
+			if (n >= 0 || n == -EAGAIN || (src->eof && tls_done(src->tls)))
+				side_flush(c, src);
 			if (n == -EAGAIN && !src->eof) {
 				side_recv(c, src);
 				return 0;
@@ -504,6 +526,8 @@ static void conn_complete(struct loop_handler *h, unsigned op, int res,
 			return;
 		}
 		c->us.ready = 1;
+		/* the handshakes (the agent's began at accept) now get their own time */
+		c->deadline_ns = mono_ns() + 1000000ull * c->px->cfg->timeouts.handshake_ms;
 		break;
 	case OP_RECV_C:
 		on_recv(c, &c->cs, &c->up, res, flags);
@@ -664,8 +688,7 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,
 				.bid = -1, .bytes = &c->info.bytes_down };
 	c->sess.on_written = on_written;
-	c->deadline_ns = mono_ns() + 1000000ull * (px->cfg->timeouts.connect_ms +
-		(t->n_certs || t->upstream_ca ? px->cfg->timeouts.handshake_ms : 0));
+	c->deadline_ns = mono_ns() + 1000000ull * px->cfg->timeouts.connect_ms;
 	reg_add(c);
 
 	meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:b, s:b}",

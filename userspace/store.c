@@ -2262,9 +2262,11 @@ static int verify_cb(void *ctx, const struct store_read_rec *r,
 		return -EBADMSG;
 	}
 	if (memcmp(r->prev, c->hash, STORE_HASH_LEN)) {
+		/* the chain cannot tell which of the two changed */
 		set_err(c->why, c->whylen,
-			"seq %llu: previous-hash mismatch (record altered, "
-			"removed or reordered)", (unsigned long long)r->seq);
+			"seq %llu: previous-hash mismatch (record %llu or %llu "
+			"altered, removed or reordered)", (unsigned long long)r->seq,
+			(unsigned long long)r->seq - 1, (unsigned long long)r->seq);
 		return -EBADMSG;
 	}
 	err = rec_hash(c->sid, r->seq, hdr, r->payload, r->len, c->hash);

@@ -224,7 +224,7 @@ stop_sluiced() {
 	log "sluiced (pid $pid) gone after SIG$sig, status $SLUICED_RC"
 }
 
-sluice_cli() { "$SLUICE" --ctl "$T/ctl.sock" "$@"; }
+sluice_cli() { "$SLUICE" --ctl "$T/ctl.sock" --store "$T/store" "$@"; }
 
 # conn_list: the daemon's connections, closed ones included, as JSON
 conn_list() { sluice_cli -j conn list --all; }
@@ -461,3 +461,124 @@ trap _cleanup EXIT
 trap 'trap "" TERM INT HUP; exit 143' TERM
 trap 'trap "" TERM INT HUP; exit 130' INT
 trap 'trap "" TERM INT HUP; exit 129' HUP
+
+# --- TLS peers and recorded sessions (the 6x tests; nothing above uses these) --
+#   make_ca NAME                  a throwaway CA: $T/pki/NAME.crt, NAME.key
+#   make_cert CA NAME SAN         a server leaf signed by CA, SAN as openssl
+#                                 writes it ("IP:127.0.10.5,DNS:api.test"):
+#                                 $T/pki/NAME.crt, NAME.key
+#   start_https ADDR PORT CERT KEY  nginx with TLS (1.2 and 1.3) serving what
+#                                 start_http serves; sets HTTP_DIR, HTTP_BIG_SHA
+#   store_cli ARGS...             the CLI on this test's store ($STORE_DIR,
+#                                 default $T/store), no daemon needed
+#   wait_session_end SECONDS SID  poll the store until SID has its
+#                                 session_end event; print `session show`
+#   session_events_text JSON      the session's error/end words, one line each
+#   wait_size SECONDS FILE BYTES  until FILE holds at least BYTES bytes
+PKI=$T/pki
+
+make_ca() {
+	mkdir -p "$PKI"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$PKI/$1.key" -out "$PKI/$1.crt" -days 2 \
+		-subj "/CN=sluice test CA $1" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign >"$PKI/$1.log" 2>&1 ||
+		fail "openssl: cannot make CA $1: $(cat "$PKI/$1.log")"
+}
+
+make_cert() {
+	local ca=$1 name=$2 san=$3
+	mkdir -p "$PKI"
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n' \
+		"$san" >"$PKI/$name.ext"
+	{
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$PKI/$name.key" -out "$PKI/$name.csr" -subj "/CN=$name" &&
+			openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" \
+				-CAkey "$PKI/$ca.key" -CAcreateserial -days 2 \
+				-extfile "$PKI/$name.ext" -out "$PKI/$name.crt"
+	} >"$PKI/$name.log" 2>&1 || fail "openssl: cannot make cert $name: $(cat "$PKI/$name.log")"
+	chmod 644 "$PKI/$name.key"	# nginx reads it as nobody
+}
+
+start_https() {
+	need_cmd nginx
+	local addr=$1 port=$2 cert=$3 key=$4 dir pid i
+	dir=$T/https-${#_NGINX_PIDS[@]}
+	mkdir -p "$dir/www" "$dir/tmp"
+	printf '%s\n' "$HTTP_TOKEN" >"$dir/www/index.html"
+	head -c 1048576 /dev/urandom >"$dir/www/big.bin"
+	HTTP_BIG_SHA=$(sha256sum "$dir/www/big.bin" | awk '{print $1}')
+	cp "$cert" "$dir/server.crt"
+	cp "$key" "$dir/server.key"
+	chmod -R a+rX "$dir"
+	"$PY" "$HELPER" port-free "$addr" "$port" >/dev/null ||
+		fail "$addr:$port is already in use: $(who_listens "$port")"
+	cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+master_process on;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+user nobody nogroup;
+events { worker_connections 256; }
+http {
+    log_format probe '\$remote_addr \$remote_port \$server_addr \$server_port "\$request" \$status \$body_bytes_sent \$ssl_protocol';
+    access_log $dir/access.log probe;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    default_type application/octet-stream;
+    server {
+        listen $addr:$port ssl;
+        ssl_certificate $dir/server.crt;
+        ssl_certificate_key $dir/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root $dir/www;
+    }
+}
+NGINX
+	nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+	pid=$!
+	_NGINX_PIDS+=("$pid")
+	HTTP_DIR=$dir
+	for ((i = 0; i < 100; i++)); do
+		if curl -fsS --max-time 2 -k "https://$addr:$port/index.html" 2>/dev/null |
+			grep -qxF "$HTTP_TOKEN"; then
+			break
+		fi
+		alive "$pid" || fail "nginx (https) exited: $(cat "$dir/stdout.log" "$dir/error.log" 2>&1 | tail -n 20)"
+		sleep 0.1
+	done
+	((i < 100)) || fail "nginx does not answer https://$addr:$port/: $(tail -n 20 "$dir/error.log")"
+	log "nginx (pid $pid) serving https://$addr:$port/"
+}
+
+store_cli() { "$SLUICE" --store "${STORE_DIR:-$T/store}" "$@"; }
+
+# session_has_end SID: the store holds SID's session_end event
+session_has_end() {
+	local show
+	show=$(store_cli -j session show "$1" 2>/dev/null) || return 1
+	[[ $("$PY" "$HELPER" get 'any(e.get("type") == "session_end" for e in j.get("events", []))' \
+		<<<"$show") == true ]]
+}
+
+wait_session_end() {
+	local secs=$1 sid=$2
+	wait_until "$secs" session_has_end "$sid" ||
+		fail "session $sid has no session_end in the store after ${secs}s:
+$(store_cli -j session show "$sid" 2>&1 | head -c 3000)"
+	store_cli -j session show "$sid"
+}
+
+# session_events_text JSON: every error message and the end status/reason of
+# a `session show` document, one per line (for grep)
+session_events_text() {
+	"$PY" "$HELPER" get '"\n".join([e.get("message", "") for e in j.get("events", []) if e.get("type") == "error"] + ["end %s: %s" % (e.get("status"), e.get("reason")) for e in j.get("events", []) if e.get("type") == "session_end"])' <<<"$1"
+}
+
+file_size_ge() { [[ -e $1 ]] && (($(stat -c %s "$1") >= $2)); }
+wait_size() { wait_until "$1" file_size_ge "$2" "$3"; }
