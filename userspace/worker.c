@@ -54,7 +54,7 @@ static void on_accept(struct loop_handler *h, unsigned op, int res, unsigned fla
 		conn_accepted(ls->w->loop, ls->w->sw, ls->w->px, res);
 	else if (res != -ECANCELED)
 		log_warn("accept failed", "{s:s}", "error", strerror(-res));
-	if (!more && !*ls->w->stop) {
+	if (!more && !*ls->w->stop && ls->fd >= 0) {
 		err = loop_accept(ls->w->loop, &ls->h, 0, ls->fd);
 		if (err)
 			log_error("cannot re-arm accept", "{s:s}", "error", strerror(-err));
@@ -166,8 +166,13 @@ static void *worker_main(void *arg)
 		if (*w->stop && !draining) {
 			draining = 1;
 			drain_end = now + w->px->cfg->timeouts.drain_ms * 1000000ull;
-			for (int i = 0; i < w->n_ls; i++)
+			/* closed, not just idle: the bpf programs see no listener
+			 * and apply the fail mode instead of queueing connects */
+			for (int i = 0; i < w->n_ls; i++) {
 				loop_cancel_fd(w->loop, w->ls[i].fd);
+				close(w->ls[i].fd);
+				w->ls[i].fd = -1;
+			}
 			log_info("draining", "{s:i, s:i}", "worker", w->index,
 				 "connections", (int)conn_count(w->loop));
 		}
@@ -218,7 +223,8 @@ void worker_free(struct worker *w)
 		return;
 	worker_join(w);
 	for (int i = 0; i < w->n_ls; i++)
-		close(w->ls[i].fd);
+		if (w->ls[i].fd >= 0)
+			close(w->ls[i].fd);
 	/* tear the ring down first: the kernel then holds no buffer of a
 	 * connection any more, and they can be freed */
 	loop_free(w->loop);
