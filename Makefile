@@ -76,6 +76,10 @@ UNIT_DEPS_config := userspace/config.c
 UNIT_DEPS_cli	 := $(CLI_SRCS)
 UNIT_DEPS_store	 := userspace/store.c
 UNIT_DEPS_tls	 := userspace/tls.c
+UNIT_DEPS_sql	 := userspace/sql.c
+UNIT_DEPS_jwt	 := userspace/jwt.c
+UNIT_DEPS_mask	 := userspace/mask.c
+UNIT_DEPS_policy := userspace/policy.c userspace/sql.c userspace/mask.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))
