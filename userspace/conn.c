@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "addr.h"
 #include "cgroup.h"
@@ -281,7 +282,7 @@ static void side_flush(struct conn *c, struct side *s)
 	if (s->send_busy || !s->ready || c->closing)
 		return;
 	if (s->tx_off >= s->tx_len && s->tls && tls_out_pending(s->tls)) {
-		s->tx_len = tls_out_take(s->tls, s->ct, CONN_BUF_BYTES);
+		s->tx_len = tls_out_take(s->tls, s->ct, CONN_TLS_CT);
 		s->tx_off = 0;
 		s->tx = s->ct;
 	}
@@ -334,7 +335,7 @@ static int dir_progress(struct conn *c, struct dir *d)
 				side_recv(c, src);
 				return 0;
 			}
-			n = tls_read(src->tls, d->plain, CONN_BUF_BYTES);
+			n = tls_read(src->tls, d->plain, CONN_TLS_PLAIN);
 			tls_event(c, src);
 			/* handshake flights go out now; a failure's alert is sent
 			 * by conn_fail() itself, before the socket is shut */
@@ -618,8 +619,8 @@ static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_ta
 
 	if (srv) {
 		c->cs.tls = tls_conn_server(srv);
-		c->cs.ct = malloc(CONN_BUF_BYTES);
-		c->up.plain = malloc(CONN_BUF_BYTES);
+		c->cs.ct = malloc(CONN_TLS_CT);
+		c->up.plain = malloc(CONN_TLS_PLAIN);
 		if (!c->cs.tls || !c->cs.ct || !c->up.plain)
 			return -ENOMEM;
 	}
@@ -636,8 +637,8 @@ static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_ta
 				host[strlen(host) - 1] = '\0';
 		}
 		c->us.tls = tls_conn_client(cli, name);
-		c->us.ct = malloc(CONN_BUF_BYTES);
-		c->down.plain = malloc(CONN_BUF_BYTES);
+		c->us.ct = malloc(CONN_TLS_CT);
+		c->down.plain = malloc(CONN_TLS_PLAIN);
 		if (!c->us.tls || !c->us.ct || !c->down.plain)
 			return -ENOMEM;
 	}
@@ -647,6 +648,7 @@ static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_ta
 void conn_accepted(struct loop *l, struct session_worker *sw,
 		   const struct proxy *px, int fd)
 {
+	static const int one = 1;
 	const struct cfg_target *t;
 	json_t *meta;
 	struct conn *c;
@@ -727,6 +729,10 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 		conn_fail(c, "SO_MARK", strerror(errno));
 		return;
 	}
+	/* a relay must not add Nagle's delay to what the peers already wait
+	 * for: each send carries what one side wrote, as soon as it may go */
+	setsockopt(c->cs.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->us.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (submit(c, loop_connect(l, &c->h, OP_CONNECT, c->us.fd,
 				   (void *)&c->up_sa, c->up_len)))
 		return;

@@ -30,8 +30,13 @@ struct proxy {
 	struct tls_client **tls_cli;	/* per target, NULL: plain upstream */
 };
 
-/* Bytes a connection holds per buffer; see the README for the total. */
-#define CONN_BUF_BYTES 16384
+/* Receive buffers (from the worker's ring): large, so that a busy
+ * connection moves and records big chunks; an idle one holds none. */
+#define CONN_RX_BYTES 65536
+/* TLS staging, per TLS side: one record's plaintext, one record's
+ * ciphertext with its header, tag and padding. */
+#define CONN_TLS_PLAIN 16384
+#define CONN_TLS_CT (16384 + 512)
 
 /*
  * Take ownership of an accepted socket and start proxying it on loop l,

@@ -19,7 +19,7 @@
 #define WORKER_RING_ENTRIES 1024
 #define WORKER_BACKLOG 1024
 #define WORKER_WAKE_MS 100
-#define WORKER_BUFS 512		/* receive buffers shared by a worker's connections */
+#define WORKER_BUFS 256		/* receive buffers shared by a worker's connections */
 #define WORKER_TICK_NS 1000000000ull
 #define WORKER_GRACE_NS 2000000000ull	/* after drain_ms: closing takes this long at most */
 
@@ -106,7 +106,7 @@ struct worker *worker_new(const struct proxy *px, struct store *st, int index,
 		return NULL;
 	w->px = px;
 	w->index = index;
-	w->loop = loop_new(WORKER_RING_ENTRIES, WORKER_BUFS, CONN_BUF_BYTES);
+	w->loop = loop_new(WORKER_RING_ENTRIES, WORKER_BUFS, CONN_RX_BYTES);
 	if (!w->loop) {
 		err = -errno;
 		*what = "io_uring";
