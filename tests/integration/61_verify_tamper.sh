@@ -64,6 +64,14 @@ key() { printf '0x%s%016X' "$SID_HEX" "$1"; }
 ldb_do() {	# ldb_do FAMILY ARGS...: ldb --hex on $STORE_DIR
 	local cf=$1
 	shift
+	if [[ $1 == put ]]; then
+		# a 64 KiB chunk in hex is longer than one argument may be:
+		# `load` takes "KEY ==> VALUE" lines on stdin instead
+		printf '%s ==> %s\n' "$2" "$3" |
+			ldb --db="$STORE_DIR" --column_family="$cf" --hex load >"$T/ldb.out" 2>&1 ||
+			fail "ldb put (load) $2 failed: $(cat "$T/ldb.out")"
+		return
+	fi
 	ldb --db="$STORE_DIR" --column_family="$cf" --hex "$@" >"$T/ldb.out" 2>&1 ||
 		fail "ldb $* failed: $(cat "$T/ldb.out")"
 }
