@@ -60,6 +60,7 @@ struct side {
 	int shut;		/* we sent our end of stream */
 	int tls_logged;		/* handshake event recorded */
 	int starved;		/* the buffer ring was empty: receive again later */
+	int zc;			/* zero-copy sends: toward another host only */
 	int zc_res;		/* a zero-copy send's result, until its buffer is free */
 	const uint8_t *tx;	/* being sent: borrowed plaintext or ct */
 	size_t tx_len, tx_off;
@@ -289,7 +290,7 @@ static void side_flush(struct conn *c, struct side *s)
 	if (s->tx_off >= s->tx_len)
 		return;
 	if (!submit(c, loop_send(c->loop, &c->h, s->send_op, s->fd,
-				 s->tx + s->tx_off, s->tx_len - s->tx_off)))
+				 s->tx + s->tx_off, s->tx_len - s->tx_off, s->zc)))
 		s->send_busy = 1;
 }
 
@@ -387,8 +388,8 @@ static int dir_progress(struct conn *c, struct dir *d)
 				dst->tx_off = 0;
 				d->sent = 2;	/* done once dst's send completes */
 			}
-			side_flush(c, dst);
 		}
+		side_flush(c, dst);	/* also the rest after a short send */
 		if (d->sent == 2 && side_idle_out(dst))
 			d->sent = 1;
 		/* the buffer comes back only when written and forwarded, and
@@ -685,6 +686,7 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 	c->info.kind = config_kind_name(t->kind);
 	snprintf(c->info.upstream, sizeof(c->info.upstream), "%s", t->upstream.text);
 	c->up_len = addr_to_sockaddr(t->upstream.addr, t->upstream.port, &c->up_sa);
+	c->us.zc = !addr_is_loopback(t->upstream.addr);
 	c->up = (struct dir){ .src = &c->cs, .dst = &c->us, .store_dir = STORE_DIR_UP,
 			      .bid = -1, .bytes = &c->info.bytes_up };
 	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,

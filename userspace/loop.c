@@ -219,14 +219,14 @@ int loop_recv(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 }
 
 int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
-	      const void *buf, size_t len)
+	      const void *buf, size_t len, int zc)
 {
 	struct io_uring_sqe *sqe = sqe_get(l);
 
 	if (!sqe)
 		return -EBUSY;
 	/* below a few pages, pinning them costs more than the copy saves */
-	if ((l->features & LOOP_F_SEND_ZC) && len >= LOOP_ZC_MIN)
+	if (zc && (l->features & LOOP_F_SEND_ZC) && len >= LOOP_ZC_MIN)
 		io_uring_prep_send_zc(sqe, fd, buf, len, MSG_NOSIGNAL, 0);
 	else
 		io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);

@@ -61,12 +61,14 @@ int loop_connect(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 int loop_recv(struct loop *l, struct loop_handler *h, unsigned op, int fd,
 	      void *buf, size_t len);
 /*
- * Large sends go zero-copy where the kernel has it: the completion then
- * comes with LOOP_CQE_MORE, and the buffer is free only at the second
- * completion, flagged LOOP_CQE_NOTIF (whose res carries nothing).
+ * With zc set, large sends go zero-copy where the kernel has it: the
+ * completion then comes with LOOP_CQE_MORE, and the buffer is free only at
+ * the second completion, flagged LOOP_CQE_NOTIF (whose res carries
+ * nothing). Over loopback the kernel copies anyway, so callers ask for it
+ * only toward other hosts.
  */
 int loop_send(struct loop *l, struct loop_handler *h, unsigned op, int fd,
-	      const void *buf, size_t len);
+	      const void *buf, size_t len, int zc);
 /*
  * Receive into a buffer the kernel picks from this loop's ring when data
  * arrives, so an idle connection holds no receive buffer. The completion

@@ -13,6 +13,13 @@ int addr_is_v4(const uint8_t addr[16])
 	return !memcmp(addr, prefix, sizeof(prefix));
 }
 
+int addr_is_loopback(const uint8_t addr[16])
+{
+	static const uint8_t v6_lo[16] = { [15] = 1 };
+
+	return addr_is_v4(addr) ? addr[12] == 127 : !memcmp(addr, v6_lo, 16);
+}
+
 char *addr_format(const uint8_t addr[16], uint16_t port, char *out, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];

@@ -14,6 +14,9 @@ char *addr_format(const uint8_t addr[16], uint16_t port, char *out, size_t len);
 socklen_t addr_to_sockaddr(const uint8_t addr[16], uint16_t port,
 			   struct sockaddr_storage *ss);
 
+/* Nonzero when addr is 127.0.0.0/8 (IPv4-mapped) or ::1. */
+int addr_is_loopback(const uint8_t addr[16]);
+
 /* Nonzero when addr is ::ffff:a.b.c.d. */
 int addr_is_v4(const uint8_t addr[16]);
 
