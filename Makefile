@@ -105,7 +105,7 @@ demo: deps all
 
 # Throughput, latency, CPU and memory against direct and HAProxy (not part of test).
 bench: deps all
-	$(Q)scripts/bench.sh
+	$(Q)SLUICE_BUILD=$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf build

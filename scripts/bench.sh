@@ -13,7 +13,8 @@
 #                   -> plain server
 #   sluice <mode> tls  TLS client -> 127.0.10.52:9443 -> sluiced (target
 #                   with tls cert/key toward the client) -> plain server
-# Metrics: throughput with 1 KiB and 64 KiB writes, request/response latency
+# Metrics: throughput with 1 KiB and 64 KiB writes (one connection) and with
+# 64 KiB writes on 8 connections at once, request/response latency
 # (one connection, and a new connection per request), proxy CPU-seconds per
 # GB, proxy RSS per idle connection, and the recorder alone
 # (bench/recbench.c linking userspace/store.c). Each measurement is repeated
@@ -33,10 +34,13 @@
 #
 # Knobs (environment): SLUICE_BUILD (build dir of sluiced/sluice, default
 # build; built with `make BUILD=...` if missing), BENCH_OUT (build/bench),
-# BENCH_REPS (3), BENCH_BYTES_64K (512 MiB), BENCH_BYTES_1K (128 MiB),
-# BENCH_RR (5000 round trips), BENCH_NEWCONN (1000), BENCH_IDLE (1000
+# BENCH_REPS (3), BENCH_SECS (1.5: each transfer is sized from its warm-up
+# to last about this long), BENCH_MAX_BYTES (2 GiB), BENCH_CONNS (8 parallel
+# connections), BENCH_RR (5000 round trips), BENCH_NEWCONN (1000),
+# BENCH_RR_SECS (2: a round-trip run stops after this), BENCH_IDLE (1000
 # connections), BENCH_REC_BYTES (1 GiB), BENCH_WORKERS (2: sluiced workers,
-# HAProxy threads), BENCH_MODES ("off async strict").
+# HAProxy threads), BENCH_MODES ("off async strict"), BENCH_KEEP (1: keep
+# the temp dir with the logs and configs).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,11 +55,14 @@ OUT=${BENCH_OUT:-$ROOT/build/bench}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 TOOLS=$OUT/tools
 REPS=${BENCH_REPS:-3}
-BYTES_64K=${BENCH_BYTES_64K:-$((512 << 20))}
-BYTES_1K=${BENCH_BYTES_1K:-$((128 << 20))}
+TPUT_SECS=${BENCH_SECS:-1.5}
+MAX_BYTES=${BENCH_MAX_BYTES:-$((2 << 30))}
+PAR_CONNS=${BENCH_CONNS:-8}
 RR_N=${BENCH_RR:-5000}
 NEWCONN_N=${BENCH_NEWCONN:-1000}
+RR_SECS=${BENCH_RR_SECS:-2}
 IDLE_N=${BENCH_IDLE:-1000}
+IDLE_PAR=10
 REC_BYTES=${BENCH_REC_BYTES:-$((1 << 30))}
 WORKERS=${BENCH_WORKERS:-2}
 MODES=${BENCH_MODES:-off async strict}
@@ -76,8 +83,9 @@ LISTEN_PORT=15443
 #   haproxy       the reference proxy (Debian 12: 2.6)
 #   gcc, libssl-dev, libjansson-dev, librocksdb-dev   build bench/*.c
 #   openssl       the test certificate;  procps, iproute2   ps, ss
+#   python3       reads `sluice -j status`
 BENCH_PKGS=(haproxy gcc libc6-dev libssl-dev libjansson-dev librocksdb-dev
-	openssl procps iproute2 coreutils)
+	openssl procps iproute2 coreutils python3)
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -138,14 +146,14 @@ if [[ ! -x $SLUICED || ! -x $SLUICE ]]; then
 	log "building sluiced and sluice into $BUILD"
 	make -C "$ROOT" --no-print-directory BUILD="$SLUICE_BUILD" all >&2
 fi
-if nm -D "$SLUICED" 2>/dev/null | grep -q __asan_init; then
+if nm -D "$SLUICED" 2>/dev/null | grep __asan_init >/dev/null; then
 	log "WARNING: $SLUICED is built with sanitizers; numbers will be slow (use make BUILD=build/bench all)"
 fi
 
 mkdir -p "$TOOLS"
 log "building bench/loadgen.c and bench/recbench.c into $TOOLS"
 gcc -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o "$TOOLS/loadgen" \
-	"$ROOT/bench/loadgen.c" -lssl -lcrypto -lm
+	"$ROOT/bench/loadgen.c" -lssl -lcrypto -lm -lpthread
 gcc -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -I"$ROOT/userspace" -I"$ROOT/userspace/lib" \
 	-o "$TOOLS/recbench" "$ROOT/bench/recbench.c" "$ROOT/userspace/store.c" \
 	"$ROOT/userspace/lib/log.c" -lrocksdb -lssl -lcrypto -ljansson -lpthread
@@ -203,7 +211,11 @@ cleanup() {
 		done
 		[[ -d $CG ]] && log "WARNING: could not remove cgroup $CG"
 	fi
-	rm -rf "$T"
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		log "kept $T (BENCH_KEEP=1)"
+	else
+		rm -rf "$T"
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -245,13 +257,16 @@ CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# daemon_status: `sluice -j status` (exit status 1 only says "degraded")
+daemon_status() { "$SLUICE" --ctl "$T/ctl.sock" -j status 2>/dev/null || true; }
+
 # drained: the daemon's recorder has nothing queued (async); true without one
 drained() {
 	[[ -n $SLUICED_PID ]] || return 0
-	local n
-	n=$("$SLUICE" --ctl "$T/ctl.sock" -j status 2>/dev/null |
-		python3 -c 'import json,sys; l=json.load(sys.stdin).get("record_lag") or {}; print(l.get("records", 0))' \
-			2>/dev/null) || return 1
+	local st n
+	st=$(daemon_status)
+	n=$(python3 -c 'import json,sys; l=json.load(sys.stdin).get("record_lag") or {}; print(l.get("records", 0))' \
+		<<<"$st" 2>/dev/null) || return 1
 	[[ $n == 0 ]]
 }
 wait_drained() {
@@ -263,22 +278,37 @@ wait_drained() {
 	log "WARNING: the recorder still has records queued after 60 s"
 }
 
-# run_tput PATH IP PORT CHUNK BYTES PROXY_PID [TLS]
+# run_tput PATH KIND IP PORT BYTES PROXY_PID [TLS]: one transfer; KIND is
+# 1k (1 KiB writes), 64k (64 KiB writes) or par (PAR_CONNS connections at
+# once, 64 KiB writes); "" as PROXY_PID: no CPU figure (direct). With
+# WARMUP=1 nothing is recorded; TPUT_MBPS is the result either way.
+WARMUP=0
 run_tput() {
-	local path=$1 ip=$2 port=$3 chunk=$4 bytes=$5 ppid=$6 tls=${7:-} out c0 c1 name
-	name=$( ((chunk >= 65536)) && echo 64k || echo 1k)
+	local path=$1 kind=$2 ip=$3 port=$4 bytes=$5 ppid=$6 tls=${7:-} out c0='' c1 chunk=65536 conns=1
+	[[ $kind == 1k ]] && chunk=1024
+	[[ $kind == par ]] && conns=$PAR_CONNS
 	wait_drained
-	[[ -n $ppid ]] && c0=$(cpu_ticks "$ppid")
-	out=$(in_cg "$LOADGEN" tput "$ip" "$port" "$bytes" "$chunk" ${tls:+--tls "$T/cert.pem"} \
-		2>"$T/client.last") || client_failed "$path: $bytes bytes in $chunk-byte writes" $?
+	[[ -z $ppid ]] || c0=$(cpu_ticks "$ppid")
+	out=$(in_cg "$LOADGEN" tput "$ip" "$port" "$bytes" "$chunk" --conns "$conns" \
+		${tls:+--tls "$T/cert.pem"} 2>"$T/client.last") ||
+		client_failed "$path: $bytes bytes in $chunk-byte writes on $conns connection(s)" $?
 	client_log
-	add "$path" "tput_$name" "$(field mbps "$out")"
-	if [[ -n $ppid ]]; then
-		wait_drained	# async: the recording of these bytes is part of their cost
-		c1=$(cpu_ticks "$ppid")
-		add "$path" "cpu_$name" "$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v b="$bytes" \
-			'BEGIN { printf "%.3f", d / hz / (b / 1e9) }')"
-	fi
+	TPUT_MBPS=$(field mbps "$out")
+	((WARMUP == 0)) || return 0
+	add "$path" "tput_$kind" "$TPUT_MBPS"
+	[[ -n $ppid ]] || return 0
+	wait_drained	# async: the recording of these bytes is part of their cost
+	c1=$(cpu_ticks "$ppid")
+	add "$path" "cpu_$kind" "$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v b="$bytes" \
+		'BEGIN { printf "%.3f", d / hz / (b / 1e9) }')"
+}
+
+# size_for MBPS: bytes for a transfer of about TPUT_SECS at MBPS, within
+# [16 MiB, BENCH_MAX_BYTES], a multiple of 64 KiB
+size_for() {
+	awk -v r="$1" -v s="$TPUT_SECS" -v lo=$((16 << 20)) -v hi="$MAX_BYTES" 'BEGIN {
+		b = r * 1e6 * s; if (b < lo) b = lo; if (b > hi) b = hi
+		printf "%d\n", int(b / 65536) * 65536 }'
 }
 
 # rr PATH IP PORT COUNT new|keep [TLS]
@@ -286,65 +316,106 @@ rr() {
 	local path=$1 ip=$2 port=$3 n=$4 kind=$5 tls=${6:-} out new=
 	[[ $kind == new ]] && new=--new
 	wait_drained
-	out=$(in_cg "$LOADGEN" rr "$ip" "$port" "$n" "$RR_REQ" "$RR_RESP" \
+	out=$(in_cg "$LOADGEN" rr "$ip" "$port" "$n" "$RR_REQ" "$RR_RESP" --secs "$RR_SECS" \
 		${tls:+--tls "$T/cert.pem"} ${new:+"$new"} 2>"$T/client.last") ||
 		client_failed "$path: $n round trips ($kind connection)" $?
 	client_log
 	add "$path" "${kind}_p50" "$(field p50_us "$out")"
 	add "$path" "${kind}_p99" "$(field p99_us "$out")"
+	add "$path" "${kind}_n" "$(field n "$out")"
 }
 
 # measure PATH IP PORT PROXY_PID [TLS]: throughput, CPU, latency
 measure() {
-	local path=$1 ip=$2 port=$3 ppid=$4 tls=${5:-} i
-	log "$path: throughput (${REPS}x 1 KiB and 64 KiB writes), round trips"
-	run_tput "$path" "$ip" "$port" 65536 $((32 << 20)) "" "$tls"	# warm-up
-	R[$path|tput_64k]=
+	local path=$1 ip=$2 port=$3 ppid=$4 tls=${5:-} i kind
+	declare -A size
+	# a warm-up per kind, which also sizes the runs to ~TPUT_SECS each
+	WARMUP=1
+	for kind in 1k 64k par; do
+		run_tput "$path" "$kind" "$ip" "$port" $((16 << 20)) "" "$tls"
+		size[$kind]=$(size_for "$TPUT_MBPS")
+	done
+	WARMUP=0
+	log "$path: ${REPS}x throughput (1 KiB: $((size[1k] >> 20)) MiB, 64 KiB: $((size[64k] >> 20)) MiB, ${PAR_CONNS} conns: $((size[par] >> 20)) MiB), round trips"
 	for ((i = 0; i < REPS; i++)); do
-		run_tput "$path" "$ip" "$port" 1024 "$BYTES_1K" "$ppid" "$tls"
-		run_tput "$path" "$ip" "$port" 65536 "$BYTES_64K" "$ppid" "$tls"
+		for kind in 1k 64k par; do
+			run_tput "$path" "$kind" "$ip" "$port" "${size[$kind]}" "$ppid" "$tls"
+		done
 	done
 	for ((i = 0; i < REPS; i++)); do
 		rr "$path" "$ip" "$port" "$RR_N" keep "$tls"
 		rr "$path" "$ip" "$port" "$NEWCONN_N" new "$tls"
 	done
-	log "$path: 1k $(median "$path|tput_1k") MB/s, 64k $(median "$path|tput_64k") MB/s, rr p50 $(median "$path|keep_p50") us, new p50 $(median "$path|new_p50") us"
+	log "$path: MB/s 1k $(median "$path|tput_1k"), 64k $(median "$path|tput_64k"), ${PAR_CONNS}x64k $(median "$path|tput_par"); rr p50 $(median "$path|keep_p50") us, new conn p50 $(median "$path|new_p50") us"
 }
 
 # idle PATH IP PORT PROXY_PID [TLS]: open IDLE_N connections through the proxy
-# and keep them (the IDLE_PIDS are closed by the caller): RSS growth / N.
-# The first time this proxy process holds that many: memory it freed before
-# would be reused and hide the cost.
+# (IDLE_PAR clients at once) and keep them (the caller closes them with
+# close_idle): RSS growth / N. The first time this proxy process holds that
+# many: memory it freed before would be reused and hide the cost.
 idle() {
-	local path=$1 ip=$2 port=$3 ppid=$4 tls=${5:-} before after f=$T/idle-$1.out i
+	local path=$1 ip=$2 port=$3 ppid=$4 tls=${5:-} before after f i k ready
+	local per=$((IDLE_N / IDLE_PAR)) pids=()
 	wait_drained
 	sleep 0.3
 	before=$(rss_kib "$ppid")
-	: >"$f"
-	in_cg "$LOADGEN" idle "$ip" "$port" "$IDLE_N" ${tls:+--tls "$T/cert.pem"} \
-		>"$f" 2>>"$T/client.err" &
-	IDLE_PIDS+=($!)
+	for ((k = 0; k < IDLE_PAR; k++)); do
+		f="$T/idle-${path// /-}-$k.out"
+		: >"$f"
+		# not through the in_cg function: $! must be the client's own
+		# process chain (timeout -> loadgen), not a subshell around it
+		# shellcheck disable=SC2016
+		timeout "$CLIENT_TIMEOUT" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' \
+			in_cg "$CG" "$LOADGEN" idle "$ip" "$port" "$per" ${tls:+--tls "$T/cert.pem"} \
+			>"$f" 2>>"$T/client.err" &
+		pids+=($!)
+		IDLE_PIDS+=($!)
+	done
 	for ((i = 0; i < 600; i++)); do
-		grep -q '^ready' "$f" && break
-		alive "${IDLE_PIDS[-1]}" || die "$path: idle connections failed: $(tail -n 3 "$T/client.err" | grep -v '^tls=')"
+		ready=$(cat "$T/idle-${path// /-}-"*.out | grep -c '^ready' || true)
+		((ready == IDLE_PAR)) && break
+		for k in "${pids[@]}"; do
+			alive "$k" || die "$path: idle connections failed: $(grep -v '^tls=' "$T/client.err" | tail -n 3)"
+		done
 		sleep 0.1
 	done
-	grep -q '^ready' "$f" || die "$path: $IDLE_N idle connections not open after 60 s"
+	((ready == IDLE_PAR)) || die "$path: $IDLE_N idle connections not open after 60 s"
 	wait_drained
 	sleep 0.5
 	after=$(rss_kib "$ppid")
-	add "$path" idle_kib "$(awk -v a="$after" -v b="$before" -v n="$IDLE_N" \
+	add "$path" idle_kib "$(awk -v a="$after" -v b="$before" -v n=$((per * IDLE_PAR)) \
 		'BEGIN { printf "%.1f", (a - b) / n }')"
-	log "$path: RSS $before -> $after KiB with $IDLE_N idle connections"
+	log "$path: RSS $before -> $after KiB with $((per * IDLE_PAR)) idle connections (opened in $((i / 10)).$((i % 10)) s)"
 }
 close_idle() {
-	local pid
+	local pid i n
 	for pid in "${IDLE_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
 	IDLE_PIDS=()
-	sleep 1
+	# nothing else runs in the cgroup now: it must be empty
+	for ((i = 0; i < 50; i++)); do
+		[[ -z $(cat "$CG/cgroup.procs") ]] && break
+		sleep 0.1
+	done
+	[[ -z $(cat "$CG/cgroup.procs") ]] || die "idle clients still running: $(tr "\n" " " <"$CG/cgroup.procs")"
+	# and the daemon must have closed their connections
+	for ((i = 0; i < 100; i++)); do
+		n=$(active_conns)
+		[[ $n == 0 || $n == - ]] && return 0
+		sleep 0.1
+	done
+	die "sluiced still has $n connections 10 s after their clients exited"
+}
+# active_conns: the daemon's open connections, - without a daemon
+active_conns() {
+	[[ -n $SLUICED_PID ]] || {
+		echo -
+		return
+	}
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"]["active"])' \
+		<<<"$(daemon_status)" 2>/dev/null || echo "?"
 }
 
 # ---- peers ----------------------------------------------------------------------
@@ -388,7 +459,7 @@ measure direct "$SERVER_IP" "$PLAIN_PORT" ""
 NOFILE=$(ulimit -n)
 HAP_MAXCONN=$(((NOFILE - 100) / 2 < 20000 ? (NOFILE - 100) / 2 : 20000))
 ((HAP_MAXCONN > IDLE_N + 100)) || die "the open files limit ($NOFILE) is too low for $IDLE_N idle connections"
-HAPROXY_VERSION=$(haproxy -v 2>/dev/null | head -n 1 | awk '{print $3}')
+HAPROXY_VERSION=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }')
 cat >"$T/haproxy.cfg" <<EOF
 global
     nbthread $WORKERS
@@ -416,6 +487,7 @@ for ((i = 0; i < 100; i++)); do
 	alive "$HAPROXY_PID" || die "haproxy exited: $(tail -n 5 "$T/haproxy.log")"
 	sleep 0.1
 done
+((i < 100)) || die "haproxy not relaying after 10 s: $(tail -n 5 "$T/haproxy.log")"
 idle "haproxy tcp" "$HAP_TCP_IP" "$PLAIN_PORT" "$HAPROXY_PID"
 idle "haproxy ssl" "$HAP_TLS_IP" "$TLS_PORT" "$HAPROXY_PID" tls
 close_idle
@@ -467,7 +539,10 @@ for mode in $MODES; do
 	close_idle
 	measure "sluice $mode" "$SLUICE_TCP_IP" "$PLAIN_PORT" "$SLUICED_PID"
 	measure "sluice $mode tls" "$SLUICE_TLS_IP" "$TLS_PORT" "$SLUICED_PID" tls
+	active=$(active_conns)
+	t0=$SECONDS
 	stop_pid "$SLUICED_PID" 30
+	log "sluiced stopped in $((SECONDS - t0)) s ($active connections were open)"
 	SLUICED_PID=
 	rm -rf "$T/store-$mode"
 done
@@ -477,7 +552,7 @@ ELAPSED=$((SECONDS - T_START))
 
 # ---- the table -----------------------------------------------------------------------
 
-# cell VALUE BASE [higher|lower]: "VALUE (RATIO×)", ratio = VALUE / BASE
+# cell VALUE [BASE [DECIMALS]]: "VALUE (RATIO×)", ratio = VALUE / BASE; no BASE: "VALUE"
 cell() {
 	local v=$1 b=${2:-} prec=${3:-0}
 	[[ -n $v ]] || {
@@ -503,9 +578,23 @@ for mode in $MODES; do PATHS+=("sluice $mode"); done
 PATHS+=("haproxy ssl")
 for mode in $MODES; do PATHS+=("sluice $mode tls"); done
 
-CIPHER=$(grep -m1 '^tls=' "$T/client.err" 2>/dev/null || true)
+CIPHER=$(sed -n '/^tls=/{s/^tls=\([^ ]*\) cipher=\(.*\)/\1 \2/p;q}' "$T/client.err" 2>/dev/null || true)
 GITREV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+
+# row PATH BASE KEY:PREC...: one table row, each cell "median (ratio to
+# BASE's)"; a KEY written =KEY gets no ratio
+row() {
+	local p=$1 base=$2 kp k prec b
+	shift 2
+	printf '| %s |' "$p"
+	for kp in "$@"; do
+		k=${kp%:*} prec=${kp#*:} b=$base
+		[[ $k == =* ]] && k=${k#=} b=
+		printf ' %s |' "$(cell "$(median "$p|$k")" "${b:+$(median "$b|$k")}" "$prec")"
+	done
+	echo
+}
 
 report() {
 	local p k base
@@ -513,27 +602,28 @@ report() {
 	echo
 	echo "\`make bench\` — $(date -u +%Y-%m-%dT%H:%MZ), sluice $GITREV ($SLUICED), Linux $(uname -r), $(nproc) × $CPU_MODEL,"
 	echo "HAProxy $HAPROXY_VERSION, $(openssl version | awk '{print $1, $2}'), ${CIPHER:-TLS}; sluiced workers = HAProxy threads = $WORKERS;"
-	echo "load average $LOAD_START at the start, $LOAD_END at the end; ${ELAPSED} s. Medians of $REPS runs; ratios to direct in parentheses."
+	echo "load average $LOAD_START at the start, $LOAD_END at the end; ${ELAPSED} s. Medians of $REPS runs."
 	echo
-	echo "| path | MB/s, 1 KiB writes | MB/s, 64 KiB writes | RR p50 µs | RR p99 µs | new conn p50 µs | new conn p99 µs | proxy CPU s/GB, 1 KiB | proxy CPU s/GB, 64 KiB | RSS KiB / idle conn |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "Throughput (client → server; MB = 10^6 bytes) and the proxy's CPU (user + system, all threads) per GB moved; ratio to direct in parentheses:"
+	echo
+	echo "| path | MB/s, 1 KiB writes | MB/s, 64 KiB writes | MB/s, $PAR_CONNS conns × 64 KiB | CPU s/GB, 1 KiB | CPU s/GB, 64 KiB | CPU s/GB, $PAR_CONNS conns |"
+	echo "|---|---|---|---|---|---|---|"
 	for p in "${PATHS[@]}"; do
-		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$p" \
-			"$(cell "$(median "$p|tput_1k")" "$(median "direct|tput_1k")")" \
-			"$(cell "$(median "$p|tput_64k")" "$(median "direct|tput_64k")")" \
-			"$(cell "$(median "$p|keep_p50")" "$(median "direct|keep_p50")")" \
-			"$(cell "$(median "$p|keep_p99")" "$(median "direct|keep_p99")")" \
-			"$(cell "$(median "$p|new_p50")" "$(median "direct|new_p50")")" \
-			"$(cell "$(median "$p|new_p99")" "$(median "direct|new_p99")")" \
-			"$(cell "$(median "$p|cpu_1k")" "" 2)" \
-			"$(cell "$(median "$p|cpu_64k")" "" 2)" \
-			"$(cell "$(median "$p|idle_kib")" "" 1)"
+		row "$p" direct tput_1k:0 tput_64k:0 tput_par:0 cpu_1k:2 cpu_64k:2 cpu_par:2
 	done
 	echo
-	echo "sluice relative to HAProxy (\`mode tcp\` for the relay rows, \`ssl\` for the TLS rows); throughput > 1 is better, latency, CPU and memory < 1 are better:"
+	echo "Latency of a $RR_REQ-byte request and its $RR_RESP-byte answer (µs): sequential round trips on one connection (RR), and one new connection per request (connect, TLS handshake without resumption, request, answer, close); proxy RSS growth per idle connection (KiB, $IDLE_N held at once); ratio to direct in parentheses:"
 	echo
-	echo "| path | MB/s, 1 KiB | MB/s, 64 KiB | RR p50 | RR p99 | new conn p50 | new conn p99 | CPU/GB, 1 KiB | CPU/GB, 64 KiB | RSS/conn |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| path | RR p50 | RR p99 | new conn p50 | new conn p99 | RSS KiB / idle conn |"
+	echo "|---|---|---|---|---|---|"
+	for p in "${PATHS[@]}"; do
+		row "$p" direct keep_p50:0 keep_p99:0 new_p50:0 new_p99:0 =idle_kib:1
+	done
+	echo
+	echo "sluice relative to HAProxy (\`mode tcp\` for the relay rows, \`ssl\` for the TLS rows): throughput above 1 is better; latency, CPU and memory below 1 are better:"
+	echo
+	echo "| path | MB/s 1 KiB | MB/s 64 KiB | MB/s $PAR_CONNS conns | CPU/GB 1 KiB | CPU/GB 64 KiB | CPU/GB $PAR_CONNS conns | RR p50 | RR p99 | new conn p50 | new conn p99 | RSS/conn |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for p in "${PATHS[@]}"; do
 		case $p in
 		"sluice "*tls) base="haproxy ssl" ;;
@@ -541,19 +631,55 @@ report() {
 		*) continue ;;
 		esac
 		printf '| %s vs %s |' "$p" "$base"
-		for k in tput_1k tput_64k keep_p50 keep_p99 new_p50 new_p99 cpu_1k cpu_64k idle_kib; do
+		for k in tput_1k tput_64k tput_par cpu_1k cpu_64k cpu_par keep_p50 keep_p99 new_p50 new_p99 idle_kib; do
 			printf ' %s |' "$(ratio "$(median "$p|$k")" "$(median "$base|$k")")"
 		done
 		echo
 	done
 	echo
-	echo "Recorder alone (bench/recbench.c → userspace/store.c, strict, 64 KiB records, $WORKERS producers, 64 in flight each): **$(median 'rec|mbps') MB/s** (runs: ${R[rec|mbps]})."
+	echo "Recorder alone (bench/recbench.c → userspace/store.c, strict, 64 KiB records, $WORKERS producers with 64 records in flight each, no network): **$(median 'rec|mbps') MB/s** (runs: ${R[rec|mbps]})."
 	echo
-	echo "Samples (all runs): "
+	echo "Every sample (tput_* MB/s, cpu_* s/GB, *_p50/*_p99 µs, *_n round trips measured, idle_kib KiB):"
 	echo
 	echo '```'
-	for k in "${!R[@]}"; do printf '%-32s %s\n' "$k" "${R[$k]}"; done | sort
+	for k in "${!R[@]}"; do printf '%-28s %s\n' "$k" "${R[$k]}"; done | sort
 	echo '```'
+	echo
+	method
+}
+
+method() {
+	cat <<EOF
+Method: one program, bench/loadgen.c, is the client and the server of every
+path, plain and TLS, so the paths differ only in what sits in the middle.
+The server is one epoll thread. Throughput: the client sets up its
+connection(s), then writes N bytes in 1 KiB or 64 KiB write()/SSL_write()
+calls (one connection; and $PAR_CONNS connections at once with 64 KiB writes)
+to a server that discards them and answers the byte count at the end; timed
+from the first write to that answer, N sized from a warm-up to last about
+${TPUT_SECS} s. Latency: a $RR_REQ-byte request answered by $RR_RESP bytes, up to $RR_N
+sequential round trips on one connection (RR) and up to $NEWCONN_N with a new
+connection each (connect, TLS handshake without resumption, request,
+answer, close), each run capped at ${RR_SECS} s; p50 and p99 per run. The client
+runs in a child cgroup where sluiced's programs are attached; sluice's
+targets match addresses where nothing listens (fail_mode closed), so a
+transfer that completes went through sluiced. sluiced: $WORKERS workers, log_level
+warn, store in /tmp; HAProxy: nbthread $WORKERS, no logging; otherwise both on
+their defaults (16 KiB buffers; no splicing in HAProxy); the TLS paths use
+one ECDSA P-256 certificate, TLS toward the client only, plain upstream.
+Proxy CPU: utime + stime of the whole process (all threads, RocksDB's
+included) from /proc/PID/stat around each transfer, read after the recorder
+has caught up, per 10^9 bytes moved. RSS per idle connection: VmRSS growth
+while $IDLE_N connections (each after one round trip, so the upstream side
+exists too) are held, divided by $IDLE_N, the first time the process holds
+that many; kernel socket memory is not in it. Recorder alone:
+bench/recbench.c links userspace/store.c and writes $((REC_BYTES >> 20)) MiB of 64 KiB chunk
+records from $WORKERS producer threads (a session each, 64 records in flight
+each) in strict mode to a fresh store, timed until the last done().
+Figures are medians of $REPS runs. Client, server and proxy share the
+machine's $(nproc) cores: these are relative figures for one machine, not
+capacity numbers; the load average above says how busy it was otherwise.
+EOF
 }
 
 mkdir -p "$OUT"
