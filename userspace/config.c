@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "text.h"
 #include "log.h"
 
 #define CFG_MAX_FILE	(1024 * 1024)
@@ -121,40 +122,10 @@ static int fail_nomem(struct pctx *c)
 	return -ENOMEM;
 }
 
-/*
- * Keys and values from the file are echoed into one-line messages that end
- * up in logs: control characters and quotes are escaped and long strings
- * cut, so a hostile file cannot forge or flood log lines.
- */
+/* Keys and values from the file are echoed into log lines: escaped, cut. */
 static void sanitize(char *out, size_t outlen, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		size_t need = (ch < 0x20 || ch == 0x7f) ? 4 :
-			      (ch == '"' || ch == '\\') ? 2 : 1;
-
-		if (o + need + 4 > outlen) {
-			if (o + 4 <= outlen) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 4) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		} else {
-			if (need == 2)
-				out[o++] = '\\';
-			out[o++] = (char)ch;
-		}
-	}
-	out[o] = '\0';
+	text_sanitize(out, outlen, s, true);
 }
 
 static void join_key(char *out, size_t outlen, const char *prefix,

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "text.h"
 
 #define MAX_PATH_DEPTH	16
 #define MAX_COMM	15	/* TASK_COMM_LEN - 1 */
@@ -123,46 +124,9 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Text from a file or the command line echoed into a one-line message:
- * control characters and quotes escaped, long strings cut, so a hostile
- * file cannot forge or flood log lines.
- */
-static void sanitize_q(char *out, size_t outlen, const char *s, bool quotes)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		size_t need = (ch < 0x20 || ch == 0x7f)		      ? 4 :
-			      (quotes && (ch == '"' || ch == '\\')) ? 2 :
-								      1;
-
-		if (o + need + 4 > outlen) {
-			if (o + 4 <= outlen) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 4) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		} else {
-			if (need == 2)
-				out[o++] = '\\';
-			out[o++] = (char)ch;
-		}
-	}
-	out[o] = '\0';
-}
-
 static void sanitize(char *out, size_t outlen, const char *s)
 {
-	sanitize_q(out, outlen, s, true);
+	text_sanitize(out, outlen, s, true);
 }
 
 /* ------------------------------------------------ positions in the text */
@@ -1184,7 +1148,7 @@ static int add_text(struct policy *p, const char *name, const char *text, size_t
 		char safe[200];
 
 		/* jansson quotes the token itself; only control characters go */
-		sanitize_q(safe, sizeof(safe), jerr.text, false);
+		text_sanitize(safe, sizeof(safe), jerr.text, false);
 		set_err(err, errlen, "%s:%d:%d: %s", name, jerr.line, jerr.column, safe);
 		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
 	}
