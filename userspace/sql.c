@@ -1741,7 +1741,9 @@ static bool read_name(struct an *a, struct ts *s, enum ctx ctx, bool *fpend)
 			if (n + 1 < sizeof(name)) {
 				if (n)
 					name[n++] = '.';
-				n += clip_utf8(part, pl, sizeof(name) - 1 - n);
+				pl = clip_utf8(part, pl, sizeof(name) - 1 - n);
+				memcpy(name + n, part, pl);
+				n += pl;
 			}
 		} else {
 			if (n)

@@ -106,12 +106,13 @@ enum sql_dialect { SQL_POSTGRES, SQL_MYSQL };
 #define SQL_MODE_MY_VERSION_OF(mode)	((unsigned)(mode) >> 8)
 
 /*
- * What a statement may do, for the policy's "classes". Beside the main
- * decisions the brief asked for:
+ * What a statement may do, for the policy's "classes", by its first
+ * keyword(s) after any leading comments and parentheses:
  *   read   SELECT (also ... FOR UPDATE/SHARE: it locks, changes nothing;
  *          SQL_F_LOCKS says so), VALUES, TABLE, SHOW, DESCRIBE, EXPLAIN
  *          without ANALYZE, COPY ... TO STDOUT, FETCH/MOVE/CLOSE,
- *          DEALLOCATE, LISTEN/UNLISTEN, HANDLER, HELP, DECLARE (its query's).
+ *          DEALLOCATE and MySQL DROP PREPARE, LISTEN/UNLISTEN, HANDLER,
+ *          HELP, DECLARE (its query's).
  *   write  INSERT, UPDATE, DELETE, MERGE, UPSERT, REPLACE, COPY ... FROM
  *          STDIN, LOAD DATA LOCAL, TRUNCATE (it empties a table as DELETE
  *          does; SQL_F_NO_WHERE set), REFRESH, LOCK, NOTIFY, DO, CALL,
@@ -121,14 +122,17 @@ enum sql_dialect { SQL_POSTGRES, SQL_MYSQL };
  *          FOREIGN SCHEMA, and PostgreSQL SELECT ... INTO new_table.
  *   dcl    GRANT, REVOKE, CREATE/ALTER/DROP ROLE/USER/GROUP/POLICY,
  *          ALTER DEFAULT PRIVILEGES, REASSIGN OWNED, SET/RESET ROLE,
- *          SET/RESET SESSION AUTHORIZATION, SET PASSWORD, RENAME USER.
+ *          SET/RESET SESSION AUTHORIZATION (and session_authorization),
+ *          SET PASSWORD, SET DEFAULT ROLE, RENAME USER.
  *   admin  VACUUM, ANALYZE, CLUSTER, REINDEX, CHECKPOINT, KILL, SHUTDOWN,
  *          ALTER SYSTEM, SET (other session settings), RESET, DISCARD, USE,
  *          LOAD, FLUSH, OPTIMIZE, REPAIR, PURGE, INSTALL, replication;
  *          server files and programs: COPY ... TO/FROM 'file' or PROGRAM,
  *          LOAD DATA without LOCAL, SELECT ... INTO OUTFILE/DUMPFILE; and
  *          calls of server-side functions such as pg_terminate_backend,
- *          pg_read_file, lo_import, dblink, set_config, LOAD_FILE.
+ *          pg_read_file, lo_import, dblink, set_config, LOAD_FILE (the
+ *          list is in sql.c), and of any function named with U&"...",
+ *          whose escapes could spell one of them.
  *   tx     BEGIN/START TRANSACTION (only with their own options: MariaDB's
  *          BEGIN NOT ATOMIC is write), COMMIT, ROLLBACK, SAVEPOINT,
  *          RELEASE, END, ABORT, SET TRANSACTION, SET CONSTRAINTS, MySQL
@@ -151,6 +155,12 @@ enum sql_class { SQL_READ, SQL_WRITE, SQL_DDL, SQL_DCL, SQL_ADMIN, SQL_TX };
 				 * escapes left undecoded, more than three
 				 * parts, a backslash in a MySQL "..." */
 
+/*
+ * One statement. cls is the most sensitive class in classes, in the order
+ * read < tx < write < ddl < admin < dcl: a policy that looks at cls alone
+ * sees UPDATE ... pg_read_file() as admin; one that requires every class
+ * in classes to be allowed is stricter still.
+ */
 struct sql_stmt {
 	size_t off, len;	/* bytes of the text: first to last token */
 	enum sql_class cls;	/* the most sensitive class of `classes` */

@@ -733,6 +733,7 @@ Test(sql, long_identifiers)
 {
 	char text[2048], want[256], err[256];
 	size_t len, n;
+	int i;
 
 	/* PostgreSQL cuts each part to 63 bytes, as the server does */
 	memset(want, 'a', 63);
@@ -755,12 +756,47 @@ Test(sql, long_identifiers)
 	cr_assert_eq(sql_parse(SQL_MYSQL, 0, text, len, big, 1, &n, err, sizeof(err)), 0, "%s",
 		     err);
 	cr_assert_eq(strlen(big[0].tables[0]), SQL_NAME_MAX - 1);
+	cr_assert_eq(strspn(big[0].tables[0], "x"), SQL_NAME_MAX - 1);
+	cr_assert_eq(big[0].flags, SQL_F_NAME_UNSURE);
+	/* two parts that do not fit: the second is cut */
+	len = (size_t)snprintf(text, sizeof(text), "SELECT * FROM ");
+	memset(text + len, 'a', 100);
+	len += 100;
+	text[len++] = '.';
+	memset(text + len, 'b', 150);
+	len += 150;
+	cr_assert_eq(sql_parse(SQL_MYSQL, 0, text, len, big, 1, &n, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(strlen(big[0].tables[0]), SQL_NAME_MAX - 1);
+	cr_assert_eq(strspn(big[0].tables[0], "a"), 100);
+	cr_assert_eq(big[0].tables[0][100], '.');
+	cr_assert_eq(strspn(big[0].tables[0] + 101, "b"), SQL_NAME_MAX - 1 - 101);
+	cr_assert_eq(big[0].flags, SQL_F_NAME_UNSURE);
+	/* ... without half a character: 150 two-byte characters */
+	len = (size_t)snprintf(text, sizeof(text), "SELECT * FROM `");
+	for (i = 0; i < 150; i++) {
+		text[len++] = '\xc3';
+		text[len++] = '\xa9';
+	}
+	text[len++] = '`';
+	cr_assert_eq(sql_parse(SQL_MYSQL, 0, text, len, big, 1, &n, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(strlen(big[0].tables[0]), 190);
+	for (i = 0; i < 190; i += 2)
+		cr_assert(big[0].tables[0][i] == '\xc3' && big[0].tables[0][i + 1] == '\xa9');
 	cr_assert_eq(big[0].flags, SQL_F_NAME_UNSURE);
 	/* a long verb is cut to fit */
 	memset(text, 'Z', 100);
 	cr_assert_eq(sql_parse(SQL_POSTGRES, 0, text, 100, big, 1, &n, err, sizeof(err)), 0);
 	cr_assert_eq(strlen(big[0].verb), SQL_VERB_MAX - 1);
 	cr_assert_eq(big[0].cls, SQL_WRITE);
+	/* a 4-part name past the buffer: cut, still the text's bytes */
+	len = (size_t)snprintf(text, sizeof(text), "SELECT * FROM %s.%s.%s.%s", want, want, want,
+			       want);
+	cr_assert_eq(sql_parse(SQL_POSTGRES, 0, text, len, big, 1, &n, err, sizeof(err)), 0);
+	cr_assert_eq(strlen(big[0].tables[0]), SQL_NAME_MAX - 1);
+	cr_assert_eq(strspn(big[0].tables[0], "a."), SQL_NAME_MAX - 1);
+	cr_assert_eq(big[0].flags, SQL_F_NAME_UNSURE);
 	/* three 63-byte parts fit */
 	len = (size_t)snprintf(text, sizeof(text), "SELECT * FROM %s.%s.%s", want, want, want);
 	cr_assert_eq(sql_parse(SQL_POSTGRES, 0, text, len, big, 1, &n, err, sizeof(err)), 0);
