@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "cgroup.h"
 #include "config.h"
@@ -115,14 +116,6 @@ static void progress(struct conn *c);
 
 /* sides of this worker's connections waiting for a ring buffer */
 static __thread unsigned n_starved;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void reg_add(struct conn *c)
 {
@@ -441,7 +434,7 @@ static void progress(struct conn *c)
 	if (c->deadline_ns && c->us.ready && (!c->cs.tls || tls_done(c->cs.tls)) &&
 	    (!c->us.tls || tls_done(c->us.tls))) {
 		c->deadline_ns = 0;	/* set up: idle timing from now on */
-		c->idle_since_ns = mono_ns();
+		c->idle_since_ns = clock_mono_ns();
 	}
 	if (c->cs.shut && c->us.shut && side_idle_out(&c->cs) && side_idle_out(&c->us))
 		conn_fail(c, "closed", NULL);
@@ -529,7 +522,7 @@ static void conn_complete(struct loop_handler *h, unsigned op, int res,
 		}
 		c->us.ready = 1;
 		/* the handshakes (the agent's began at accept) now get their own time */
-		c->deadline_ns = mono_ns() + 1000000ull * c->px->cfg->timeouts.handshake_ms;
+		c->deadline_ns = clock_mono_ns() + 1000000ull * c->px->cfg->timeouts.handshake_ms;
 		break;
 	case OP_RECV_C:
 		on_recv(c, &c->cs, &c->up, res, flags);
@@ -692,7 +685,7 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,
 				.bid = -1, .bytes = &c->info.bytes_down };
 	c->sess.on_written = on_written;
-	c->deadline_ns = mono_ns() + 1000000ull * px->cfg->timeouts.connect_ms;
+	c->deadline_ns = clock_mono_ns() + 1000000ull * px->cfg->timeouts.connect_ms;
 	reg_add(c);
 
 	meta = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:b, s:b}",
@@ -746,7 +739,7 @@ void conn_tick(struct loop *l)
 	struct conn *expired[64];
 	const char *why[64];
 	size_t n = 0;
-	uint64_t now = mono_ns();
+	uint64_t now = clock_mono_ns();
 
 	pthread_mutex_lock(&reg.lock);
 	for (struct conn *c = reg.live; c && n < 64; c = c->next) {

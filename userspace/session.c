@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
 #include "session.h"
@@ -19,14 +20,6 @@ struct session_worker {
 	uint64_t ebuf;
 	struct session_rec *mail;	/* pushed by the recorder thread */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* Recorder thread: hand the record back to its worker. */
 static void rec_done(struct store_rec *r, int err)
@@ -131,7 +124,7 @@ static void submit_event(struct session *s, json_t *ev)
 
 	if (!s->recording)
 		return;
-	json_object_set_new(ev, "time_ns", json_integer((json_int_t)now_ns()));
+	json_object_set_new(ev, "time_ns", json_integer((json_int_t)clock_real_ns()));
 	text = json_dumps(ev, JSON_COMPACT);
 	sr = calloc(1, sizeof(*sr));
 	if (!text || !sr) {
@@ -143,7 +136,7 @@ static void submit_event(struct session *s, json_t *ev)
 	sr->owner = s;
 	sr->owned = text;
 	sr->r.done = rec_done;
-	store_rec_fill(&s->chain, &sr->r, STORE_REC_EVENT, 0, 0, now_ns(),
+	store_rec_fill(&s->chain, &sr->r, STORE_REC_EVENT, 0, 0, clock_real_ns(),
 		       text, strlen(text));
 	if (store_submit(s->w->st, &sr->r)) {
 		free(text);
@@ -186,7 +179,7 @@ int session_chunk(struct session *s, struct session_rec *r, int dir,
 	r->owner = s;
 	r->owned = NULL;
 	r->r.done = rec_done;
-	store_rec_fill(&s->chain, &r->r, STORE_REC_CHUNK, dir, 0, now_ns(), p, len);
+	store_rec_fill(&s->chain, &r->r, STORE_REC_CHUNK, dir, 0, clock_real_ns(), p, len);
 	if (store_submit(s->w->st, &r->r)) {
 		s->failed = 1;
 		return 2;

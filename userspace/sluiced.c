@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "cgroup.h"
 #include "config.h"
@@ -32,14 +33,6 @@
 #define MAX_WORKERS 256
 
 static volatile int stopping;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void usage(FILE *f)
 {
@@ -83,7 +76,7 @@ static void *beat_main(void *arg)
 	struct beat_args *b = arg;
 
 	while (!stopping) {
-		redirect_beat(b->rd, mono_ns());
+		redirect_beat(b->rd, clock_mono_ns());
 		if (redirect_poll_events(b->rd, b->ms, on_gap, b->view) < 0)
 			usleep(b->ms * 1000);
 	}
@@ -298,7 +291,7 @@ static int run(struct config *cfg)
 	beat.rd = rd;
 	beat.view = &view;
 	beat.ms = cfg->heartbeat_ms;
-	redirect_beat(rd, mono_ns());
+	redirect_beat(rd, clock_mono_ns());
 	err = -pthread_create(&beat_th, NULL, beat_main, &beat);
 	if (err)
 		goto out;

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -141,14 +142,6 @@ out:
 	return w;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /*
  * Serve until stopped, then drain: no new connections, the open ones get
  * drain_ms to finish, then are closed with a reason their sessions keep.
@@ -162,7 +155,7 @@ static void *worker_main(void *arg)
 	for (int i = 0; i < w->n_ls && !err; i++)
 		err = loop_accept(w->loop, &w->ls[i].h, 0, w->ls[i].fd);
 	while (!err) {
-		now = mono_ns();
+		now = clock_mono_ns();
 		if (*w->stop && !draining) {
 			draining = 1;
 			drain_end = now + w->px->cfg->timeouts.drain_ms * 1000000ull;
