@@ -24,7 +24,7 @@ LDFLAGS		+= -fsanitize=address,undefined
 endif
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 		   -I$(BUILD) -Ibpf
-DAEMON_LIBS	:= -lbpf -lelf -lz -luring -ljansson -lrocksdb -lssl -lcrypto -lpthread
+DAEMON_LIBS	:= -lbpf -lelf -lz -luring -ljansson -lrocksdb -lssl -lcrypto -lcurl -lpthread
 CLI_LIBS	:= -lbpf -lelf -lz -ljansson -lrocksdb -lcrypto -lpthread
 
 # userspace/ files every binary may link (no proxy code)

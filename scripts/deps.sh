@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	make gcc clang llvm bpftool pkg-config
 	libbpf-dev libelf-dev zlib1g-dev liburing-dev libjansson-dev
-	librocksdb-dev libcriterion-dev
+	librocksdb-dev libcriterion-dev libcurl4-openssl-dev
 )
 # tests and the demo: the real peers and clients they start
 #   postgresql   server (postgresql-15) and psql (postgresql-client-15)
