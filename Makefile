@@ -80,6 +80,7 @@ UNIT_DEPS_sql	 := userspace/sql.c
 UNIT_DEPS_jwt	 := userspace/jwt.c
 UNIT_DEPS_mask	 := userspace/mask.c
 UNIT_DEPS_policy := userspace/policy.c userspace/sql.c userspace/mask.c
+UNIT_DEPS_pods	 := userspace/pods.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))
