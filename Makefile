@@ -72,7 +72,7 @@ $(BUILD)/sluice: $(call obj,cli/sluice_main.c $(CLI_SRCS) $(LIB_SRCS))
 
 # Unit tests: tests/unit/<module>_test.c links the objects it names below.
 UNIT_TESTS	:= $(patsubst tests/unit/%_test.c,%,$(wildcard tests/unit/*_test.c))
-UNIT_DEPS_config := userspace/config.c
+UNIT_DEPS_config := userspace/config.c userspace/pods.c
 UNIT_DEPS_cli	 := $(CLI_SRCS)
 UNIT_DEPS_store	 := userspace/store.c
 UNIT_DEPS_tls	 := userspace/tls.c

@@ -41,10 +41,16 @@ static const char default_text[] =
 
 static const char *const top_keys[] = {
 	"cgroup", "listen", "fail_mode", "control", "mark", "heartbeat_ms",
-	"stale_ms", "workers", "log_level", "targets", "store", "timeouts", NULL,
+	"stale_ms", "workers", "log_level", "targets", "store", "timeouts",
+	"policy_dir", "identity", "pods", NULL,
 };
 static const char *const top_later[] = {
-	"metrics", "policy_dir", "identity", "pods", "export", NULL,
+	"metrics", "export", NULL,
+};
+static const char *const identity_keys[] = { "issuers", "client_ca", NULL };
+static const char *const issuer_keys[] = { "issuer", "audiences", "keys", NULL };
+static const char *const pod_keys[] = {
+	"uid", "namespace", "name", "service_account", "labels", NULL,
 };
 static const char *const store_keys[] = {
 	"path", "mode", "sync_ms", "retention_days", "max_bytes", "seal_key",
@@ -68,9 +74,6 @@ static const char *const listen_keys[] = {
 };
 static const char *const target_keys[] = {
 	"name", "kind", "match", "upstream", "fail_mode", "tls", "credential",
-	NULL,
-};
-static const char *const target_later[] = {
 	"client_auth", NULL,
 };
 static const char *const kinds_later[] = {
@@ -712,6 +715,70 @@ static int parse_credential(struct pctx *c, json_t *t, const char *prefix,
 	return err;
 }
 
+/* One string of a string-or-list key, as a bit of names[] (i + 1 -> 1 << i). */
+static int get_bit(struct pctx *c, json_t *v, const char *path,
+		   const char *const *names, unsigned *bits)
+{
+	char safe[80];
+
+	if (!json_is_string(v))
+		return fail(c, path, "expected a string, got %s", type_name(v));
+	for (unsigned i = 0; names[i]; i++) {
+		if (!strcmp(json_string_value(v), names[i])) {
+			*bits |= 1u << i;
+			return 0;
+		}
+	}
+	sanitize(safe, sizeof(safe), json_string_value(v));
+	return fail(c, path, "\"%s\": expected \"kernel\", \"jwt\" or \"cert\"", safe);
+}
+
+/*
+ * "client_auth": "kernel" | "jwt" | "cert" or a list of them (any one
+ * suffices). Checked against what the target can carry: a tcp target has
+ * no protocol to carry a token in, and a certificate needs TLS toward the
+ * agent and a CA to check it with.
+ */
+static int parse_client_auth(struct pctx *c, json_t *t, const char *prefix,
+			     const struct config *cfg, struct cfg_target *tg)
+{
+	static const char *const names[] = { "kernel", "jwt", "cert", NULL };
+	char path[CFG_PATH_LEN], ipath[CFG_PATH_LEN + 24];
+	json_t *v = json_object_get(t, "client_auth"), *one;
+	unsigned bits = 0;
+	size_t i;
+	int err = 0;
+
+	tg->client_auth = CLIENT_AUTH_KERNEL;
+	if (!v)
+		return 0;
+	join_key(path, sizeof(path), prefix, "client_auth");
+	if (json_is_array(v)) {
+		if (json_array_size(v) == 0)
+			return fail(c, path, "expected a non-empty list");
+		json_array_foreach(v, i, one) {
+			snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+			err = get_bit(c, one, ipath, names, &bits);
+			if (err)
+				return err;
+		}
+	} else {
+		err = get_bit(c, v, path, names, &bits);
+		if (err)
+			return err;
+	}
+	if ((bits & CLIENT_AUTH_JWT) && tg->kind == TARGET_TCP)
+		return fail(c, path, "\"jwt\": a tcp target carries no token (use \"kernel\" or \"cert\")");
+	if ((bits & CLIENT_AUTH_JWT) && !cfg->identity.n_issuers)
+		return fail(c, path, "\"jwt\" needs identity.issuers");
+	if ((bits & CLIENT_AUTH_CERT) && !tg->n_certs)
+		return fail(c, path, "\"cert\" needs TLS toward the agent (tls.cert and tls.key)");
+	if ((bits & CLIENT_AUTH_CERT) && !cfg->identity.client_ca)
+		return fail(c, path, "\"cert\" needs identity.client_ca");
+	tg->client_auth = bits;
+	return 0;
+}
+
 static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 			size_t ti, size_t *total)
 {
@@ -726,7 +793,7 @@ static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 	if (!json_is_object(t))
 		return fail(c, prefix, "expected an object, got %s",
 			    type_name(t));
-	err = check_keys(c, t, prefix, target_keys, target_later);
+	err = check_keys(c, t, prefix, target_keys, none);
 	if (err)
 		return err;
 
@@ -769,6 +836,8 @@ static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 		err = parse_tls(c, t, prefix, tg);
 	if (!err)
 		err = parse_credential(c, t, prefix, tg);
+	if (!err)
+		err = parse_client_auth(c, t, prefix, cfg, tg);
 	return err;
 }
 
@@ -799,6 +868,196 @@ static int parse_targets(struct pctx *c, json_t *root, struct config *cfg)
 			return err;
 	}
 	return 0;
+}
+
+/* A non-empty array of at most max members at obj[key], or an error. */
+static int get_array(struct pctx *c, json_t *obj, const char *path,
+		     size_t max, json_t **out)
+{
+	*out = obj;
+	if (!json_is_array(obj))
+		return fail(c, path, "expected an array, got %s", type_name(obj));
+	if (json_array_size(obj) == 0 || json_array_size(obj) > max)
+		return fail(c, path, "expected 1 to %zu members", max);
+	return 0;
+}
+
+/* A non-empty string of at most max bytes, copied into *slot. */
+static int get_name(struct pctx *c, json_t *obj, const char *prefix,
+		    const char *key, bool required, size_t max, char **slot)
+{
+	char path[CFG_PATH_LEN];
+	const char *s;
+	bool present;
+	int err;
+
+	err = get_str(c, obj, prefix, key, false, &s, &present);
+	if (err)
+		return err;
+	join_key(path, sizeof(path), prefix, key);
+	if (!present)
+		return required ? fail(c, path, "missing (required)") : 0;
+	if (!s[0] || strlen(s) > max)
+		return fail(c, path, "expected 1 to %zu bytes", max);
+	return set_owned(c, slot, s);
+}
+
+static int parse_issuer(struct pctx *c, json_t *v, const char *prefix,
+			struct cfg_issuer *is)
+{
+	char path[CFG_PATH_LEN], ipath[CFG_PATH_LEN + 24];
+	json_t *aud, *one;
+	size_t i;
+	int err;
+
+	if (!json_is_object(v))
+		return fail(c, prefix, "expected an object, got %s", type_name(v));
+	err = check_keys(c, v, prefix, issuer_keys, none);
+	if (!err)
+		err = get_name(c, v, prefix, "issuer", true, 1024, &is->issuer);
+	if (!err)
+		err = get_file(c, v, prefix, "keys", &is->keys);
+	join_key(path, sizeof(path), prefix, "keys");
+	if (!err && !is->keys)
+		err = fail(c, path, "missing (required)");
+	join_key(path, sizeof(path), prefix, "audiences");
+	aud = json_object_get(v, "audiences");
+	if (!err && !aud)
+		err = fail(c, path, "missing (required)");
+	if (!err)
+		err = get_array(c, aud, path, 64, &aud);
+	if (err)
+		return err;
+	is->audiences = calloc(json_array_size(aud), sizeof(char *));
+	if (!is->audiences)
+		return fail_nomem(c);
+	json_array_foreach(aud, i, one) {
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (!json_is_string(one) || !json_string_length(one))
+			return fail(c, ipath, "expected a non-empty string");
+		is->n_audiences = i + 1;
+		err = set_owned(c, &is->audiences[i], json_string_value(one));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* "identity": {"issuers": [...], "client_ca": FILE}. The files are read
+ * (and refused with their own errors) when the daemon builds its verifiers. */
+static int parse_identity(struct pctx *c, json_t *root, struct config *cfg)
+{
+	char ipath[CFG_PATH_LEN + 16];
+	json_t *id, *arr;
+	int err;
+
+	err = get_obj(c, root, "", "identity", identity_keys, none, &id);
+	if (err || !id)
+		return err;
+	err = get_file(c, id, "identity", "client_ca", &cfg->identity.client_ca);
+	arr = json_object_get(id, "issuers");
+	if (err || !arr)
+		return err;
+	err = get_array(c, arr, "identity.issuers", 32, &arr);
+	if (err)
+		return err;
+	cfg->identity.issuers = calloc(json_array_size(arr), sizeof(struct cfg_issuer));
+	if (!cfg->identity.issuers)
+		return fail_nomem(c);
+	for (size_t i = 0; i < json_array_size(arr) && !err; i++) {
+		snprintf(ipath, sizeof(ipath), "identity.issuers[%zu]", i);
+		cfg->identity.n_issuers = i + 1;
+		err = parse_issuer(c, json_array_get(arr, i), ipath, &cfg->identity.issuers[i]);
+		for (size_t k = 0; !err && k < i; k++)
+			if (!strcmp(cfg->identity.issuers[k].issuer, cfg->identity.issuers[i].issuer))
+				err = fail(c, ipath, "issuer repeats identity.issuers[%zu]", k);
+	}
+	return err;
+}
+
+static int parse_pod(struct pctx *c, json_t *v, const char *prefix,
+		     struct pod_info *p)
+{
+	char path[CFG_PATH_LEN], uid[POD_UID_LEN + 1], cid[POD_CONTAINER_LEN + 1];
+	char probe[POD_UID_LEN + 8];
+	const char *key;
+	json_t *labels, *val;
+	size_t i = 0;
+	int err;
+
+	if (!json_is_object(v))
+		return fail(c, prefix, "expected an object, got %s", type_name(v));
+	err = check_keys(c, v, prefix, pod_keys, none);
+	if (!err)
+		err = get_name(c, v, prefix, "uid", true, POD_UID_LEN, &p->uid);
+	join_key(path, sizeof(path), prefix, "uid");
+	/* the UID must be one the cgroup parser can find */
+	if (!err) {
+		snprintf(probe, sizeof(probe), "/pod%s", p->uid);
+		if (pods_parse_cgroup(probe, uid, cid))
+			err = fail(c, path, "expected a pod UID (36 characters: lower-case hex and \"-\")");
+	}
+	if (!err)
+		err = get_name(c, v, prefix, "namespace", true, 253, &p->ns);
+	if (!err)
+		err = get_name(c, v, prefix, "name", true, 253, &p->name);
+	if (!err)
+		err = get_name(c, v, prefix, "service_account", false, 253,
+			       &p->service_account);
+	if (!err)
+		err = set_owned(c, &p->source, "config");
+	labels = json_object_get(v, "labels");
+	if (err || !labels)
+		return err;
+	join_key(path, sizeof(path), prefix, "labels");
+	if (!json_is_object(labels) || json_object_size(labels) > 64)
+		return fail(c, path, "expected an object of at most 64 string values");
+	p->label_keys = calloc(json_object_size(labels) + 1, sizeof(char *));
+	p->label_values = calloc(json_object_size(labels) + 1, sizeof(char *));
+	if (!p->label_keys || !p->label_values)
+		return fail_nomem(c);
+	json_object_foreach(labels, key, val) {
+		if (!json_is_string(val))
+			return fail(c, path, "\"%s\": expected a string, got %s", key,
+				    type_name(val));
+		p->n_labels = i + 1;
+		err = set_owned(c, &p->label_keys[i], key);
+		if (!err)
+			err = set_owned(c, &p->label_values[i], json_string_value(val));
+		if (err)
+			return err;
+		i++;
+	}
+	return 0;
+}
+
+/* "pods": the static pod map, [{"uid", "namespace", "name", ...}, ...] */
+static int parse_pods(struct pctx *c, json_t *root, struct config *cfg)
+{
+	char ipath[32];
+	json_t *arr = json_object_get(root, "pods");
+	int err;
+
+	if (!arr)
+		return 0;
+	err = get_array(c, arr, "pods", 65536, &arr);
+	if (err)
+		return err;
+	cfg->pods = calloc(json_array_size(arr), sizeof(*cfg->pods));
+	if (!cfg->pods)
+		return fail_nomem(c);
+	for (size_t i = 0; i < json_array_size(arr) && !err; i++) {
+		snprintf(ipath, sizeof(ipath), "pods[%zu]", i);
+		cfg->pods[i] = calloc(1, sizeof(struct pod_info));
+		if (!cfg->pods[i])
+			return fail_nomem(c);
+		cfg->n_pods = i + 1;
+		err = parse_pod(c, json_array_get(arr, i), ipath, cfg->pods[i]);
+		for (size_t k = 0; !err && k < i; k++)
+			if (!strcmp(cfg->pods[k]->uid, cfg->pods[i]->uid))
+				err = fail(c, ipath, "uid repeats pods[%zu]", k);
+	}
+	return err;
 }
 
 static int parse_log_level(struct pctx *c, json_t *root, struct config *cfg)
@@ -865,6 +1124,13 @@ static int parse_root(struct pctx *c, json_t *root, struct config *cfg)
 		err = parse_store(c, root, cfg);
 	if (!err)
 		err = parse_timeouts(c, root, cfg);
+	if (!err)
+		err = get_file(c, root, "", "policy_dir", &cfg->policy_dir);
+	if (!err)
+		err = parse_identity(c, root, cfg);
+	if (!err)
+		err = parse_pods(c, root, cfg);
+	/* targets last: client_auth checks what identity offers */
 	if (!err)
 		err = parse_targets(c, root, cfg);
 	return err;
@@ -1213,6 +1479,18 @@ const char *config_fail_mode_name(enum fail_mode m)
 	return "unknown";
 }
 
+void config_client_auth_text(unsigned bits, char *out, size_t outlen)
+{
+	static const char *const names[] = { "kernel", "jwt", "cert" };
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 3; i++)
+		if (bits & (1u << i) && off < outlen)
+			off += snprintf(out + off, outlen - off, "%s%s", off ? "," : "",
+					names[i]);
+}
+
 void config_free(struct config *cfg)
 {
 	if (!cfg)
@@ -1232,6 +1510,21 @@ void config_free(struct config *cfg)
 		free(t->client_cert);
 		free(t->client_key);
 	}
+	for (size_t i = 0; i < cfg->identity.n_issuers; i++) {
+		struct cfg_issuer *is = &cfg->identity.issuers[i];
+
+		for (size_t k = 0; k < is->n_audiences; k++)
+			free(is->audiences[k]);
+		free(is->audiences);
+		free(is->issuer);
+		free(is->keys);
+	}
+	free(cfg->identity.issuers);
+	free(cfg->identity.client_ca);
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		pod_info_free(cfg->pods[i]);
+	free(cfg->pods);
+	free(cfg->policy_dir);
 	free(cfg->store.path);
 	free(cfg->store.seal_key);
 	free(cfg->targets);

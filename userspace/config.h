@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "pods.h"
+
 enum target_kind {
 	TARGET_TCP,
 };
@@ -36,6 +38,22 @@ struct cfg_cert {
 	char *key;
 };
 
+/* What an agent must present (a target's "client_auth"): any one of the
+ * bits set. CLIENT_AUTH_KERNEL means presenting nothing is enough. */
+enum client_auth {
+	CLIENT_AUTH_KERNEL = 1,
+	CLIENT_AUTH_JWT = 2,
+	CLIENT_AUTH_CERT = 4,
+};
+
+/* One JWT issuer of "identity.issuers"; keys is an absolute path. */
+struct cfg_issuer {
+	char *issuer;
+	char **audiences;
+	size_t n_audiences;
+	char *keys;
+};
+
 struct cfg_target {
 	char *name;
 	enum target_kind kind;
@@ -52,6 +70,7 @@ struct cfg_target {
 	/* "credential": what the proxy presents upstream; absolute paths */
 	char *client_cert;
 	char *client_key;
+	unsigned client_auth;	/* enum client_auth bits; default kernel */
 };
 
 enum store_mode_cfg {
@@ -94,6 +113,16 @@ struct config {
 	} timeouts;
 	struct cfg_target *targets;
 	size_t n_targets;
+	/* NULL (the key left out): no policy engine, every request allowed
+	 * and recorded; set: that directory's policy, default deny */
+	char *policy_dir;
+	struct {
+		struct cfg_issuer *issuers;
+		size_t n_issuers;
+		char *client_ca;	/* NULL: client certificates not accepted */
+	} identity;
+	struct pod_info **pods;	/* the static pod map, source "config" */
+	size_t n_pods;
 };
 
 /*
@@ -125,6 +154,8 @@ int config_parse_endpoint(const char *s, struct cfg_endpoint *ep);
 const char *config_kind_name(enum target_kind k);
 const char *config_fail_mode_name(enum fail_mode m);
 const char *config_store_mode_name(enum store_mode_cfg m);
+/* "kernel", "jwt", "cert" joined by "," for the bits of a client_auth. */
+void config_client_auth_text(unsigned bits, char *out, size_t outlen);
 
 void config_free(struct config *cfg);
 

@@ -441,7 +441,7 @@ Test(config_bad, unknown_key_is_escaped)
 Test(config_bad, unsupported_top_level_keys)
 {
 	static const char *const keys[] = {
-		"metrics", "policy_dir", "identity", "pods", "export",
+		"metrics", "export",
 	};
 	char text[128], want[128];
 
@@ -459,8 +459,86 @@ Test(config_bad, unsupported_target_keys)
 {
 	parse_bad_exact(T1(", \"credential\": {\"password_file\": \"p\"}"),
 			"t.json: targets[0].credential.password_file: not supported by this version yet");
-	parse_bad(T1(", \"client_auth\": \"kernel\""),
-		  "targets[0].client_auth: not supported by this version yet");
+}
+
+#define UID "0c3f6a2e-7d4b-4e1a-9f5c-2b8d1e6a7c90"
+#define ISS "\"identity\": {\"issuers\": [{\"issuer\": \"https://k\", \"audiences\": [\"a\", \"b\"], \"keys\": \"sa.pub\"}]," \
+	    " \"client_ca\": \"/etc/ca.crt\"}"
+
+Test(config_good, identity_pods_policy_client_auth)
+{
+	struct config *cfg = parse_ok(
+		"{\"policy_dir\": \"pol\", " ISS ","
+		" \"pods\": [{\"uid\": \"" UID "\", \"namespace\": \"agents\", \"name\": \"agent-0\","
+		" \"service_account\": \"agent\", \"labels\": {\"app\": \"agent\", \"tier\": \"x\"}}],"
+		" \"targets\": [{\"name\": \"a\", \"kind\": \"tcp\", \"match\": [\"1.1.1.1:1\"],"
+		" \"upstream\": \"1.1.1.1:1\", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"},"
+		" \"client_auth\": [\"kernel\", \"cert\"]},"
+		" {\"name\": \"b\", \"kind\": \"tcp\", \"match\": [\"1.1.1.2:1\"], \"upstream\": \"1.1.1.2:1\"}]}");
+	char text[32];
+
+	cr_expect_str_eq(cfg->policy_dir, "pol");	/* no directory: as written */
+	cr_assert_eq(cfg->identity.n_issuers, 1);
+	cr_expect_str_eq(cfg->identity.issuers[0].issuer, "https://k");
+	cr_assert_eq(cfg->identity.issuers[0].n_audiences, 2);
+	cr_expect_str_eq(cfg->identity.issuers[0].audiences[1], "b");
+	cr_expect_str_eq(cfg->identity.issuers[0].keys, "sa.pub");
+	cr_expect_str_eq(cfg->identity.client_ca, "/etc/ca.crt");
+	cr_assert_eq(cfg->n_pods, 1);
+	cr_expect_str_eq(cfg->pods[0]->uid, UID);
+	cr_expect_str_eq(cfg->pods[0]->ns, "agents");
+	cr_expect_str_eq(cfg->pods[0]->service_account, "agent");
+	cr_expect_str_eq(cfg->pods[0]->source, "config");
+	cr_assert_eq(cfg->pods[0]->n_labels, 2);
+	cr_expect_str_eq(cfg->pods[0]->label_keys[1], "tier");
+	cr_expect_eq(cfg->targets[0].client_auth, CLIENT_AUTH_KERNEL | CLIENT_AUTH_CERT);
+	cr_expect_eq(cfg->targets[1].client_auth, CLIENT_AUTH_KERNEL);	/* the default */
+	config_client_auth_text(cfg->targets[0].client_auth, text, sizeof(text));
+	cr_expect_str_eq(text, "kernel,cert");
+	config_free(cfg);
+
+	/* left out: no policy engine, no identity, no pods */
+	cfg = parse_ok("{}");
+	cr_expect_null(cfg->policy_dir);
+	cr_expect_eq(cfg->identity.n_issuers, 0);
+	cr_expect_null(cfg->identity.client_ca);
+	cr_expect_eq(cfg->n_pods, 0);
+	config_free(cfg);
+}
+
+Test(config_bad, identity_pods_client_auth)
+{
+	parse_bad_exact("{\"identity\": {\"issuers\": []}}",
+			"t.json: identity.issuers: expected 1 to 32 members");
+	parse_bad_exact("{\"identity\": {\"issuers\": [{\"issuer\": \"i\", \"keys\": \"k\"}]}}",
+			"t.json: identity.issuers[0].audiences: missing (required)");
+	parse_bad_exact("{\"identity\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": [\"a\"]}]}}",
+			"t.json: identity.issuers[0].keys: missing (required)");
+	parse_bad_exact("{\"identity\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": [\"\"], \"keys\": \"k\"}]}}",
+			"t.json: identity.issuers[0].audiences[0]: expected a non-empty string");
+	parse_bad_exact("{\"identity\": {\"issuers\": [{\"issuer\": \"i\", \"audiences\": [\"a\"], \"keys\": \"k\"},"
+			" {\"issuer\": \"i\", \"audiences\": [\"a\"], \"keys\": \"k\"}]}}",
+			"t.json: identity.issuers[1]: issuer repeats identity.issuers[0]");
+	parse_bad_exact("{\"identity\": {\"jwks_url\": \"x\"}}", "t.json: identity.jwks_url: unknown key");
+	parse_bad_exact("{\"pods\": [{\"uid\": \"agent-0\", \"namespace\": \"n\", \"name\": \"x\"}]}",
+			"t.json: pods[0].uid: expected a pod UID (36 characters: lower-case hex and \"-\")");
+	parse_bad_exact("{\"pods\": [{\"uid\": \"" UID "\", \"name\": \"x\"}]}",
+			"t.json: pods[0].namespace: missing (required)");
+	parse_bad_exact("{\"pods\": [{\"uid\": \"" UID "\", \"namespace\": \"n\", \"name\": \"x\"},"
+			" {\"uid\": \"" UID "\", \"namespace\": \"n\", \"name\": \"y\"}]}",
+			"t.json: pods[1]: uid repeats pods[0]");
+	parse_bad_exact("{\"pods\": [{\"uid\": \"" UID "\", \"namespace\": \"n\", \"name\": \"x\", \"labels\": {\"a\": 1}}]}",
+			"t.json: pods[0].labels: \"a\": expected a string, got an integer");
+	parse_bad_exact(T1(", \"client_auth\": \"password\""),
+			"t.json: targets[0].client_auth: \"password\": expected \"kernel\", \"jwt\" or \"cert\"");
+	parse_bad_exact(T1(", \"client_auth\": []"), "t.json: targets[0].client_auth: expected a non-empty list");
+	parse_bad_exact(T1(", \"client_auth\": \"jwt\""),
+			"t.json: targets[0].client_auth: \"jwt\": a tcp target carries no token (use \"kernel\" or \"cert\")");
+	parse_bad_exact(T1(", \"client_auth\": [\"kernel\", \"cert\"]"),
+			"t.json: targets[0].client_auth: \"cert\" needs TLS toward the agent (tls.cert and tls.key)");
+	parse_bad_exact(T1(", \"tls\": {\"cert\": \"/c\", \"key\": \"/k\"}, \"client_auth\": \"cert\""),
+			"t.json: targets[0].client_auth: \"cert\" needs identity.client_ca");
+	parse_bad_exact("{\"policy_dir\": 7}", "t.json: policy_dir: expected a string, got an integer");
 }
 
 Test(config_good, store_timeouts_tls_and_credential)
