@@ -31,9 +31,11 @@ CLI_LIBS	:= -lbpf -lelf -lz -ljansson -lrocksdb -lcrypto -lpthread
 LIB_SRCS	:= $(wildcard userspace/lib/*.c)
 # the proxy: everything in userspace/ but its main
 DAEMON_SRCS	:= $(filter-out userspace/sluiced.c,$(wildcard userspace/*.c))
-# the CLI reads recordings through store.c, read-only; no other proxy code
+# the CLI reads recordings through store.c, read-only, and decides with the
+# policy engine itself (check, test --dir); no other proxy code
 CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \
-		   $(wildcard userspace/store.c)
+		   userspace/store.c userspace/approval.c \
+		   userspace/policy.c userspace/sql.c userspace/mask.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -81,6 +83,10 @@ UNIT_DEPS_jwt	 := userspace/jwt.c
 UNIT_DEPS_mask	 := userspace/mask.c
 UNIT_DEPS_policy := userspace/policy.c userspace/sql.c userspace/mask.c
 UNIT_DEPS_pods	 := userspace/pods.c
+UNIT_DEPS_approval := userspace/approval.c userspace/store.c
+UNIT_DEPS_session := userspace/session.c userspace/store.c userspace/loop.c \
+		     userspace/approval.c userspace/identity.c userspace/policy.c \
+		     userspace/sql.c userspace/mask.c userspace/pods.c userspace/jwt.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))

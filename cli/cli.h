@@ -247,16 +247,36 @@ struct store *cli_store_open(void);
  */
 int cli_parse_since(const char *text, uint64_t now_ns, uint64_t *out);
 
+/* "90s", "15m", "2h", "3d" as seconds. Returns 0 or -EINVAL. */
+int cli_parse_duration(const char *text, uint64_t *out_s);
+
 /* RFC 3339 UTC with microseconds, "2026-01-02T03:04:05.123456Z". */
 const char *cli_rfc3339(uint64_t ns, char *buf, size_t len);
 
 /* batch: split `line` in place; returns argc or -E2BIG (too many words). */
 int batch_split_line(char *line, char **argv, int max);
 
+/* One option of a command: "--name VALUE", "--name=VALUE", or a flag. */
+struct cli_opt {
+	const char *name;
+	bool has_arg;
+	const char **val;	/* the argument; "" for a flag that is present */
+};
+
+/*
+ * Sort a command's words into opts and at most one positional word (pos
+ * NULL: none allowed); what names the object in usage errors. Returns
+ * CLI_OK or, after saying why, CLI_USAGE.
+ */
+int cli_parse_opts(const char *what, int argc, char **argv, const struct cli_opt *opts,
+		   const char **pos);
+
 /* Object handlers, one per cmd_<object>.c */
+int do_approval(int argc, char **argv);
 int do_batch(int argc, char **argv);
 int do_conn(int argc, char **argv);
 int do_map(int argc, char **argv);
+int do_policy(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_seal(int argc, char **argv);
 int do_session(int argc, char **argv);

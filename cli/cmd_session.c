@@ -171,7 +171,7 @@ static int parse_rfc3339(const char *p, uint64_t *out)
 	return 0;
 }
 
-int cli_parse_since(const char *text, uint64_t now, uint64_t *out)
+int cli_parse_duration(const char *text, uint64_t *out_s)
 {
 	static const char units[] = "smhd";
 	static const uint64_t secs[] = { 1, 60, 3600, 86400 };
@@ -183,67 +183,23 @@ int cli_parse_since(const char *text, uint64_t now, uint64_t *out)
 		return -EINVAL;
 	errno = 0;
 	n = strtoull(text, &end, 10);
-	if (end[0] && !end[1] && (u = strchr(units, end[0]))) {
-		uint64_t mult = secs[u - units] * NS_PER_SEC, ago;
+	if (errno || !end[0] || end[1] || !(u = strchr(units, end[0])) ||
+	    n > UINT64_MAX / NS_PER_SEC / secs[u - units])
+		return -EINVAL;
+	*out_s = n * secs[u - units];
+	return 0;
+}
 
-		if (errno || n > UINT64_MAX / mult)
-			return -EINVAL;
-		ago = n * mult;
+int cli_parse_since(const char *text, uint64_t now, uint64_t *out)
+{
+	uint64_t ago;
+
+	if (cli_parse_duration(text, &ago) == 0) {
+		ago *= NS_PER_SEC;
 		*out = ago < now ? now - ago : 1;
 		return 0;
 	}
 	return parse_rfc3339(text, out);
-}
-
-/* One option of a command: "--name VALUE", "--name=VALUE", or a flag. */
-struct opt {
-	const char *name;
-	bool has_arg;
-	const char **val;	/* the argument; "" for a flag that is present */
-};
-
-/*
- * Sort a command's words into `opts` and at most one positional word (the
- * session ID; id NULL: none allowed). Returns CLI_OK or, after saying why,
- * CLI_USAGE.
- */
-static int parse_args(int argc, char **argv, const struct opt *opts,
-		      const char **id)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *eq;
-		const struct opt *o = NULL;
-		size_t n;
-
-		if (a[0] != '-' || !a[1]) {
-			if (!id || *id)
-				return cli_usage("session", "unexpected argument '%s'",
-						 a);
-			*id = a;
-			continue;
-		}
-		eq = strchr(a, '=');
-		n = eq ? (size_t)(eq - a) : strlen(a);
-		for (const struct opt *p = opts; p && p->name; p++)
-			if (strlen(p->name) == n && !strncmp(a, p->name, n))
-				o = p;
-		if (!o)
-			return cli_usage("session", "unknown option '%s'", a);
-		if (!o->has_arg) {
-			if (eq)
-				return cli_usage("session", "option '%s' takes no "
-						 "argument", o->name);
-			*o->val = "";
-		} else if (eq) {
-			*o->val = eq + 1;
-		} else if (i + 1 < argc) {
-			*o->val = argv[++i];
-		} else {
-			return cli_usage("session", "option '%s' needs an argument",
-					 o->name);
-		}
-	}
-	return CLI_OK;
 }
 
 /* New reference to o[key], or JSON null. */
@@ -498,7 +454,7 @@ static void print_list(json_t *arr)
 static int do_list(int argc, char **argv)
 {
 	const char *target = NULL, *user = NULL, *since = NULL;
-	const struct opt opts[] = {
+	const struct cli_opt opts[] = {
 		{ "--target", true, &target },
 		{ "--user", true, &user },
 		{ "--since", true, &since },
@@ -510,7 +466,7 @@ static int do_list(int argc, char **argv)
 	int rc;
 	size_t i;
 
-	rc = parse_args(argc, argv, opts, NULL);
+	rc = cli_parse_opts("session", argc, argv, opts, NULL);
 	if (rc)
 		return rc;
 	if (since && cli_parse_since(since, now_ns(), &since_ns))
@@ -694,7 +650,7 @@ static int do_show(int argc, char **argv)
 	struct store *s = NULL;
 	int rc, err;
 
-	rc = parse_args(argc, argv, NULL, &id);
+	rc = cli_parse_opts("session", argc, argv, NULL, &id);
 	if (rc)
 		goto out;
 	rc = parse_id(id, word);
@@ -872,7 +828,7 @@ static int do_replay(int argc, char **argv)
 		1u << STORE_DIR_UP, 1u << STORE_DIR_DOWN, DIRS_BOTH,
 	};
 	const char *id = NULL, *speed = NULL, *raw = NULL, *dir = NULL;
-	const struct opt opts[] = {
+	const struct cli_opt opts[] = {
 		{ "--speed", true, &speed },
 		{ "--raw", false, &raw },
 		{ "--dir", true, &dir },
@@ -886,7 +842,7 @@ static int do_replay(int argc, char **argv)
 	int rc, err, d;
 	char *end;
 
-	rc = parse_args(argc, argv, opts, &id);
+	rc = cli_parse_opts("session", argc, argv, opts, &id);
 	if (rc)
 		return rc;
 	rc = parse_id(id, word);
@@ -948,7 +904,7 @@ out:
 static int do_verify(int argc, char **argv)
 {
 	const char *id = NULL, *pubkey = NULL;
-	const struct opt opts[] = {
+	const struct cli_opt opts[] = {
 		{ "--pubkey", true, &pubkey },
 		{ 0 }
 	};
@@ -959,7 +915,7 @@ static int do_verify(int argc, char **argv)
 	json_t *meta = NULL;
 	int rc, err;
 
-	rc = parse_args(argc, argv, opts, &id);
+	rc = cli_parse_opts("session", argc, argv, opts, &id);
 	if (rc)
 		return rc;
 	rc = parse_id(id, word);
@@ -1166,7 +1122,7 @@ static int do_export(int argc, char **argv)
 {
 	static const char *const formats[] = { "jsonl", "asciicast", NULL };
 	const char *id = NULL, *format = NULL;
-	const struct opt opts[] = {
+	const struct cli_opt opts[] = {
 		{ "--format", true, &format },
 		{ 0 }
 	};
@@ -1178,7 +1134,7 @@ static int do_export(int argc, char **argv)
 	char title[128];
 	int rc, err = 0;
 
-	rc = parse_args(argc, argv, opts, &id);
+	rc = cli_parse_opts("session", argc, argv, opts, &id);
 	if (rc)
 		return rc;
 	rc = parse_id(id, word);

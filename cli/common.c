@@ -296,3 +296,39 @@ json_t *cli_ju64(uint64_t v)
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
 	return json_string(buf);
 }
+
+int cli_parse_opts(const char *what, int argc, char **argv, const struct cli_opt *opts,
+		   const char **pos)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		const struct cli_opt *o = NULL;
+		size_t n;
+
+		if (a[0] != '-' || !a[1]) {
+			if (!pos || *pos)
+				return cli_usage(what, "unexpected argument '%s'", a);
+			*pos = a;
+			continue;
+		}
+		eq = strchr(a, '=');
+		n = eq ? (size_t)(eq - a) : strlen(a);
+		for (const struct cli_opt *p = opts; p && p->name; p++)
+			if (strlen(p->name) == n && !strncmp(a, p->name, n))
+				o = p;
+		if (!o)
+			return cli_usage(what, "unknown option '%s'", a);
+		if (!o->has_arg) {
+			if (eq)
+				return cli_usage(what, "option '%s' takes no argument", o->name);
+			*o->val = "";
+		} else if (eq) {
+			*o->val = eq + 1;
+		} else if (i + 1 < argc) {
+			*o->val = argv[++i];
+		} else {
+			return cli_usage(what, "option '%s' needs an argument", o->name);
+		}
+	}
+	return CLI_OK;
+}

@@ -22,6 +22,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "conn.h"
+#include "identity.h"
 #include "log.h"
 #include "loop.h"
 #include "redirect.h"
@@ -44,6 +45,8 @@ struct conn_info {
 	char original[64];
 	char upstream[64];
 	char cgroup[256];
+	char user[128];		/* the presented identity, "" none */
+	char pod[128];		/* "namespace/name", "" none */
 	char reason[160];
 	struct sluice_orig k;
 	struct timespec start, end;
@@ -90,6 +93,7 @@ struct conn {
 	int pending;		/* submitted operations not yet completed */
 	int closing;
 	int ended;		/* session_end() done */
+	int decided;		/* policy allowed the connect: upstream started */
 	uint64_t deadline_ns;	/* upstream connect, then handshakes; 0 once set up */
 	uint64_t idle_bytes;	/* bytes seen at the last tick that saw any */
 	uint64_t idle_since_ns;
@@ -98,6 +102,7 @@ struct conn {
 	struct side cs, us;
 	struct dir up, down;
 	struct session sess;
+	struct identity id;
 	struct conn_info info;	/* guarded by reg.lock once registered */
 	struct conn *prev, *next;
 };
@@ -174,6 +179,7 @@ static void conn_free(struct conn *c)
 		 "reason", c->info.reason);
 	side_free(&c->cs);
 	side_free(&c->us);
+	identity_clear(&c->id);
 	n_starved -= c->cs.starved + c->us.starved;
 	for (struct dir *d = &c->up; d; d = d == &c->up ? &c->down : NULL) {
 		if (d->bid >= 0)
@@ -193,11 +199,12 @@ static void end_session(struct conn *c)
 	if (c->ended)
 		return;
 	c->ended = 1;
-	meta = json_pack("{s:s, s:s, s:I, s:I}",
+	meta = json_pack("{s:s, s:s, s:I, s:I, s:o}",
 			 "status", strcmp(why, "closed") ? "error" : "closed",
 			 "reason", why,
 			 "bytes_up", (json_int_t)c->info.bytes_up,
-			 "bytes_down", (json_int_t)c->info.bytes_down);
+			 "bytes_down", (json_int_t)c->info.bytes_down,
+			 "user", identity_user_json(&c->id));
 	if (meta)
 		session_end(&c->sess, meta);
 	json_decref(meta);
@@ -411,6 +418,103 @@ static int dir_progress(struct conn *c, struct dir *d)
 	return 0;
 }
 
+/* Open the upstream connection, marked so the bpf programs leave it be. */
+static int connect_upstream(struct conn *c)
+{
+	static const int one = 1;
+	const struct config *cfg = c->px->cfg;
+
+	c->us.fd = socket(c->up_sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->us.fd < 0) {
+		conn_fail(c, "upstream socket", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(c->us.fd, SOL_SOCKET, SO_MARK, &cfg->mark, sizeof(cfg->mark))) {
+		conn_fail(c, "SO_MARK", strerror(errno));
+		return -1;
+	}
+	setsockopt(c->us.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->deadline_ns = clock_mono_ns() + 1000000ull * cfg->timeouts.connect_ms;
+	if (submit(c, loop_connect(c->loop, &c->h, OP_CONNECT, c->us.fd, (void *)&c->up_sa,
+				   c->up_len)))
+		return -1;
+	return 0;
+}
+
+/* The presented identity: a client certificate the handshake verified. */
+static int presented(struct conn *c, const struct cfg_target *t)
+{
+	struct jwt_identity u = { 0 };
+	char why[160];
+	X509 *cert = tls_peer_cert(c->cs.tls);
+	json_t *ev;
+
+	if (cert) {
+		if (x509id_from_cert(cert, &u, why, sizeof(why))) {
+			conn_fail(c, "client certificate refused", why);
+			return -1;
+		}
+		identity_set_user(&c->id, &u);
+		pthread_mutex_lock(&reg.lock);
+		snprintf(c->info.user, sizeof(c->info.user), "%s", c->id.user.user);
+		pthread_mutex_unlock(&reg.lock);
+		ev = json_pack("{s:s, s:o}", "type", "identity", "user",
+			       identity_user_json(&c->id));
+		session_event(&c->sess, ev);
+		json_decref(ev);
+	} else if (!(t->client_auth & CLIENT_AUTH_KERNEL)) {
+		conn_fail(c, "client certificate required", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A tcp target's one request is the connect itself: decided once the
+ * caller is known (after its TLS handshake, when there is one), and only
+ * an allowed connect reaches the upstream.
+ */
+static int decide(struct conn *c)
+{
+	const struct cfg_target *t = &c->px->cfg->targets[c->info.target];
+	struct policy_request req = { .target = t->name, .kind = POLICY_REQ_CONNECT };
+	struct session_decision d;
+	char why[160];
+	json_t *request;
+	int ret = 0;
+
+	c->decided = 1;
+	if (c->cs.tls && presented(c, t))
+		return -1;
+	request = json_pack("{s:s}", "kind", "connect");
+	if (!request) {
+		conn_fail(c, "policy", "out of memory");
+		return -1;
+	}
+	switch (session_decide(&c->sess, &req, request, &d)) {
+	case POLICY_ALLOW:
+		ret = connect_upstream(c);
+		break;
+	case POLICY_REVIEW:
+		snprintf(why, sizeof(why), "approval %s pending (rule %s)", d.approval, d.rule);
+		conn_fail(c, "review required", why);
+		ret = -1;
+		break;
+	case POLICY_DENY:
+		if (d.approval[0])
+			snprintf(why, sizeof(why), "approval %s %s (rule %s)", d.approval,
+				 d.approval_state < 0 ? "not recorded" : "denied", d.rule);
+		else
+			snprintf(why, sizeof(why), "rule %s", d.rule);
+		conn_fail(c, "denied by policy", why);
+		ret = -1;
+		break;
+	}
+	session_decision_release(&d);
+	json_decref(request);
+	return ret;
+}
+
 static int handshakes_done(const struct conn *c)
 {
 	return (c->cs.tls && tls_done(c->cs.tls)) + (c->us.tls && tls_done(c->us.tls));
@@ -431,6 +535,8 @@ static void progress(struct conn *c)
 		if (dir_progress(c, &c->up) || dir_progress(c, &c->down))
 			return;
 	} while (hs != handshakes_done(c));
+	if (!c->decided && (!c->cs.tls || tls_done(c->cs.tls)) && decide(c))
+		return;
 	if (c->deadline_ns && c->us.ready && (!c->cs.tls || tls_done(c->cs.tls)) &&
 	    (!c->us.tls || tls_done(c->us.tls))) {
 		c->deadline_ns = 0;	/* set up: idle timing from now on */
@@ -580,20 +686,27 @@ static int identify(struct conn *c, const struct proxy *px)
 	cg = cgroup_path_of_id(px->cgroup_mount, c->info.k.cgroup_id,
 			       c->info.k.pid_tgid >> 32);
 	snprintf(c->info.cgroup, sizeof(c->info.cgroup), "%s", cg ? cg : "");
+	err = identity_set_kernel(&c->id, c->info.k.uid, c->info.k.gid, c->info.k.pid_tgid,
+				  c->info.k.comm, c->info.k.cgroup_id, c->info.k.netns_cookie,
+				  cg, px->pods);
 	free(cg);
-	return 0;
+	if (c->id.pod)
+		snprintf(c->info.pod, sizeof(c->info.pod), "%s/%s", c->id.pod->ns,
+			 c->id.pod->name);
+	return err;
 }
 
 static json_t *kernel_json(const struct conn_info *i)
 {
-	return json_pack("{s:i, s:i, s:i, s:i, s:s, s:I, s:s, s:I}",
+	return json_pack("{s:i, s:i, s:i, s:i, s:s, s:I, s:s, s:I, s:s?}",
 			 "pid", (int)(i->k.pid_tgid >> 32),
 			 "tid", (int)(uint32_t)i->k.pid_tgid,
 			 "uid", (int)i->k.uid, "gid", (int)i->k.gid,
 			 "comm", i->k.comm,
 			 "cgroup_id", (json_int_t)i->k.cgroup_id,
 			 "cgroup", i->cgroup,
-			 "netns_cookie", (json_int_t)i->k.netns_cookie);
+			 "netns_cookie", (json_int_t)i->k.netns_cookie,
+			 "pod", i->pod[0] ? i->pod : NULL);
 }
 
 static void side_init(struct side *s, const char *name, unsigned recv_op,
@@ -685,6 +798,7 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 	c->down = (struct dir){ .src = &c->us, .dst = &c->cs, .store_dir = STORE_DIR_DOWN,
 				.bid = -1, .bytes = &c->info.bytes_down };
 	c->sess.on_written = on_written;
+	c->sess.id = &c->id;
 	c->deadline_ns = clock_mono_ns() + 1000000ull * px->cfg->timeouts.connect_ms;
 	reg_add(c);
 
@@ -692,7 +806,7 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 			 "target", t->name, "kind", c->info.kind,
 			 "client", c->info.client, "original", c->info.original,
 			 "upstream", c->info.upstream, "conn", (json_int_t)c->info.id,
-			 "kernel", kernel_json(&c->info),
+			 "kernel", identity_kernel_json(&c->id),
 			 "tls_client", px->tls_srv && px->tls_srv[c->info.target],
 			 "tls_upstream", px->tls_cli && px->tls_cli[c->info.target]);
 	if (meta)
@@ -713,24 +827,13 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 		conn_fail(c, "TLS setup", "out of memory");
 		return;
 	}
-	c->us.fd = socket(c->up_sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->us.fd < 0) {
-		conn_fail(c, "upstream socket", strerror(errno));
-		return;
-	}
-	/* the mark is what makes the bpf programs leave this socket alone */
-	if (setsockopt(c->us.fd, SOL_SOCKET, SO_MARK, &px->cfg->mark,
-		       sizeof(px->cfg->mark))) {
-		conn_fail(c, "SO_MARK", strerror(errno));
-		return;
-	}
 	/* a relay must not add Nagle's delay to what the peers already wait
 	 * for: each send carries what one side wrote, as soon as it may go */
 	setsockopt(c->cs.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(c->us.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (submit(c, loop_connect(l, &c->h, OP_CONNECT, c->us.fd,
-				   (void *)&c->up_sa, c->up_len)))
-		return;
+	/* the agent's handshake (if any) runs first: its certificate may be
+	 * what policy decides on, and nothing goes upstream before that */
+	if (c->cs.tls)
+		c->deadline_ns = clock_mono_ns() + 1000000ull * px->cfg->timeouts.handshake_ms;
 	progress(c);
 }
 
@@ -750,7 +853,7 @@ void conn_tick(struct loop *l)
 		cfg = c->px->cfg;
 		if (c->deadline_ns && now > c->deadline_ns) {
 			expired[n] = c;
-			why[n++] = !c->us.ready ? "upstream connect timed out" :
+			why[n++] = c->decided && !c->us.ready ? "upstream connect timed out" :
 				   "TLS handshake timed out";
 		} else if (!c->deadline_ns) {
 			uint64_t bytes = c->info.bytes_up + c->info.bytes_down;
@@ -863,7 +966,7 @@ static json_t *info_json(const struct conn_info *i)
 		gmtime_r(&i->end.tv_sec, &tm);
 		strftime(end, sizeof(end), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o}",
+	return json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o}",
 			 "id", (json_int_t)i->id,
 			 "target", i->target_name, "kind", i->kind,
 			 "state", i->open ? "open" : "closed",
@@ -874,7 +977,8 @@ static json_t *info_json(const struct conn_info *i)
 			 "bytes_up", (json_int_t)__atomic_load_n(&i->bytes_up, __ATOMIC_RELAXED),
 			 "bytes_down", (json_int_t)__atomic_load_n(&i->bytes_down, __ATOMIC_RELAXED),
 			 "close_reason", i->reason[0] ? json_string(i->reason) : json_null(),
-			 "kernel", kernel_json(i));
+			 "kernel", kernel_json(i),
+			 "user", i->user[0] ? json_pack("{s:s}", "name", i->user) : json_null());
 }
 
 json_t *conn_list_json(int include_closed)

@@ -20,6 +20,8 @@ struct redirect;
 struct session_worker;
 struct tls_server;
 struct tls_client;
+struct pod_table;
+struct jwt_verifier;
 
 /* What every worker shares, read-only once workers run. */
 struct proxy {
@@ -28,6 +30,8 @@ struct proxy {
 	const char *cgroup_mount;
 	struct tls_server **tls_srv;	/* per target, NULL: plain toward the agent */
 	struct tls_client **tls_cli;	/* per target, NULL: plain upstream */
+	struct pod_table *pods;		/* kernel identity: the caller's pod */
+	struct jwt_verifier *jwt;	/* presented tokens; NULL: no issuers */
 };
 
 /* Receive buffers (from the worker's ring): large, so that a busy

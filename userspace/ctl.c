@@ -12,8 +12,11 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "approval.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "session.h"
 #include "ctl.h"
 #include "fs.h"
 #include "log.h"
@@ -104,7 +107,84 @@ static json_t *status_json(struct ctl_view *v)
 			 "export_lag");
 }
 
-static json_t *handle(struct ctl_view *v, const json_t *req)
+static json_t *policy_show(struct ctl_view *v)
+{
+	int enabled;
+	struct policy *p = session_policy_get(&enabled);
+	json_t *r = json_pack("{s:b, s:s?, s:o}", "enabled", enabled, "dir",
+			      v->cfg->policy_dir, "policy", p ? policy_json(p) : json_null());
+
+	policy_free(p);
+	return r;
+}
+
+static json_t *policy_reload(struct ctl_view *v)
+{
+	char msg[512];
+
+	if (session_policy_reload(v->cfg->policy_dir, msg, sizeof(msg)))
+		return json_pack("{s:s}", "error", msg);
+	return json_pack("{s:b, s:s}", "ok", 1, "message", msg);
+}
+
+/* The daemon's policy on an identity and a request given as JSON. */
+static json_t *policy_test(const json_t *req)
+{
+	struct policy_identity *id = NULL;
+	struct policy_request *rq = NULL;
+	struct policy_decision d = { 0 };
+	struct policy *p = NULL;
+	json_t *r = NULL;
+	char err[512];
+	int enabled;
+
+	id = policy_identity_from_json(json_object_get(req, "identity"), err, sizeof(err));
+	if (id)
+		rq = policy_request_from_json(json_object_get(req, "request"), err, sizeof(err));
+	if (!id || !rq) {
+		r = json_pack("{s:s+}", "error", id ? "request: " : "identity: ", err);
+		goto out;
+	}
+	p = session_policy_get(&enabled);
+	if (!enabled) {
+		r = json_pack("{s:s, s:s}", "decision", "allow", "rule", "(no policy)");
+		goto out;
+	}
+	policy_decide(p, id, rq, &d);
+	r = policy_decision_json(&d, rq);
+out:
+	policy_decision_release(&d);
+	policy_free(p);
+	policy_identity_free(id);
+	policy_request_free(rq);
+	return r;
+}
+
+/* grant/deny: the deciding uid is the caller's, from SO_PEERCRED. */
+static json_t *approval_cmd(struct ctl_view *v, const json_t *req, int grant, uint32_t uid)
+{
+	const char *id = json_string_value(json_object_get(req, "id"));
+	json_t *fs = json_object_get(req, "for_s"), *out = NULL;
+	json_int_t for_s = fs ? json_integer_value(fs) : 900;
+	int err;
+
+	if (!id)
+		return json_pack("{s:s}", "error", "request has no \"id\" string");
+	if (grant && (!json_is_integer(fs) && fs))
+		return json_pack("{s:s}", "error", "\"for_s\" must be an integer");
+	if (grant && (for_s < 1 || for_s > 30 * 86400))
+		return json_pack("{s:s}", "error", "a grant lasts 1 second to 30 days");
+	err = approval_decide(v->st, id, grant, uid, (uint64_t)for_s, clock_real_ns(), &out);
+	if (err == -ENOENT)
+		return json_pack("{s:s+}", "error", "no such approval: ", id);
+	if (err)
+		return json_pack("{s:s+}", "error", "approval not recorded: ", strerror(-err));
+	log_info(grant ? "approval granted" : "approval denied", "{s:s, s:i, s:I}", "approval",
+		 id, "uid", (int)uid, "for_s", (json_int_t)(grant ? for_s : 0));
+	return json_pack("{s:o}", "approval", out);
+}
+
+static json_t *handle(struct ctl_view *v, const json_t *req, uint32_t uid)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 
@@ -117,6 +197,16 @@ static json_t *handle(struct ctl_view *v, const json_t *req)
 	if (!strcmp(cmd, "conn list"))
 		return json_pack("{s:o}", "connections",
 				 conn_list_json(json_is_true(json_object_get(req, "all"))));
+	if (!strcmp(cmd, "policy show"))
+		return policy_show(v);
+	if (!strcmp(cmd, "policy reload"))
+		return policy_reload(v);
+	if (!strcmp(cmd, "policy test"))
+		return policy_test(req);
+	if (!strcmp(cmd, "approval list"))
+		return json_pack("{s:o}", "approvals", approval_list(v->st, clock_real_ns()));
+	if (!strcmp(cmd, "approval grant") || !strcmp(cmd, "approval deny"))
+		return approval_cmd(v, req, !strcmp(cmd, "approval grant"), uid);
 	return json_pack("{s:s+}", "error", "unknown command: ", cmd);
 }
 
@@ -169,7 +259,7 @@ static void serve(struct ctl *c, int fd)
 		resp = json_pack("{s:s}", "error", "permission denied: root only");
 	} else {
 		req = read_request(fd, err, sizeof(err));
-		resp = req ? handle(c->v, req) : json_pack("{s:s}", "error", err);
+		resp = req ? handle(c->v, req, cred.uid) : json_pack("{s:s}", "error", err);
 	}
 	text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
 	if (text) {

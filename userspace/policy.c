@@ -1919,7 +1919,7 @@ static const char *const kernel_keys[] = {
 };
 static const char *const pod_keys[] = {
 	"namespace", "name", "service_account", "labels", "uid", "container",
-	"container_id", NULL,
+	"container_id", "resolved", "source", NULL,
 };
 
 /* "path: message" errors for JSON from the command line. */

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -179,7 +181,10 @@ int session_chunk(struct session *s, struct session_rec *r, int dir,
 	r->owner = s;
 	r->owned = NULL;
 	r->r.done = rec_done;
-	store_rec_fill(&s->chain, &r->r, STORE_REC_CHUNK, dir, 0, clock_real_ns(), p, len);
+	/* record level "metadata": the chunk's place and time, not its bytes */
+	store_rec_fill(&s->chain, &r->r, STORE_REC_CHUNK, dir,
+		       s->metadata_only ? STORE_F_METADATA_ONLY : 0, clock_real_ns(), p,
+		       s->metadata_only ? 0 : len);
 	if (store_submit(s->w->st, &r->r)) {
 		s->failed = 1;
 		return 2;
@@ -226,4 +231,136 @@ void session_id(const struct session *s, char out[33])
 		return;
 	}
 	store_sid_format(s->chain.sid, out);
+}
+
+/* ------------------------------------------------------------ policy */
+
+static struct {
+	pthread_mutex_t lock;
+	struct policy *p;
+	int enabled;
+} cur = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void session_policy_set(struct policy *p, int enabled)
+{
+	struct policy *old;
+
+	pthread_mutex_lock(&cur.lock);
+	old = cur.p;
+	cur.p = p;
+	cur.enabled = enabled;
+	pthread_mutex_unlock(&cur.lock);
+	policy_free(old);
+}
+
+struct policy *session_policy_get(int *enabled)
+{
+	struct policy *p;
+
+	pthread_mutex_lock(&cur.lock);
+	p = policy_ref(cur.p);
+	*enabled = cur.enabled;
+	pthread_mutex_unlock(&cur.lock);
+	return p;
+}
+
+int session_policy_reload(const char *dir, char *msg, size_t len)
+{
+	struct policy *p;
+
+	if (!dir) {
+		snprintf(msg, len, "no policy_dir configured: every request is allowed");
+		session_policy_set(NULL, 0);
+		return 0;
+	}
+	p = policy_load_dir(dir, msg, len);
+	if (!p) {
+		int err = -errno;
+
+		log_error("policy refused: the policy in force stays", "{s:s, s:s}", "dir", dir,
+			  "error", msg);
+		return err;
+	}
+	snprintf(msg, len, "%zu rules from %zu files, default %s", policy_rule_count(p),
+		 policy_file_count(p), policy_action_name(policy_default_action(p)));
+	log_info("policy loaded", "{s:s, s:i, s:i, s:s}", "dir", dir, "rules",
+		 (int)policy_rule_count(p), "files", (int)policy_file_count(p), "default",
+		 policy_action_name(policy_default_action(p)));
+	session_policy_set(p, 1);
+	return 0;
+}
+
+/* A review: granted, denied or (now) pending, by approval id. */
+static void review(struct session *s, const struct policy_request *req, json_t *request,
+		   struct session_decision *out)
+{
+	char key[512], sid[33];
+	char *req_key = json_dumps(request, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *who = identity_json(s->id);
+	int r = -ENOMEM;
+
+	identity_key(s->id, key, sizeof(key));
+	session_id(s, sid);
+	if (req_key && who) {
+		approval_id(key, req->target, req_key, out->approval);
+		r = approval_request(s->w ? s->w->st : NULL, out->approval, req->target,
+				     out->rule, who, request, sid, clock_real_ns());
+	}
+	free(req_key);
+	json_decref(who);
+	out->approval_state = r;
+	if (r == APPROVAL_GRANTED)
+		out->action = POLICY_ALLOW;
+	else if (r == APPROVAL_DENIED || r < 0)
+		out->action = POLICY_DENY;
+	if (r < 0)
+		log_error("approval not recorded: refusing", "{s:s, s:s}", "approval",
+			  out->approval, "error", strerror(-r));
+}
+
+enum policy_action session_decide(struct session *s, const struct policy_request *req,
+				  json_t *request, struct session_decision *out)
+{
+	int enabled;
+	json_t *ev;
+
+	memset(out, 0, sizeof(*out));
+	out->pol = session_policy_get(&enabled);
+	if (!enabled) {
+		out->action = POLICY_ALLOW;
+		out->rule = "(no policy)";
+		return out->action;
+	}
+	policy_decide(out->pol, identity_policy(s->id), req, &out->d);
+	out->action = out->d.action;
+	out->rule = out->d.rule;
+	if (out->action == POLICY_REVIEW)
+		review(s, req, request, out);
+	s->metadata_only = out->action != POLICY_DENY && out->d.record == POLICY_RECORD_METADATA;
+	ev = policy_decision_json(&out->d, req);
+	if (ev) {
+		json_object_set_new(ev, "type", json_string("decision"));
+		json_object_set_new(ev, "decision",
+				    json_string(policy_action_name(out->action)));
+		json_object_set(ev, "request", request);
+		if (out->approval[0]) {
+			json_object_set_new(ev, "approval", json_string(out->approval));
+			json_object_set_new(ev, "approval_state",
+					    json_string(out->approval_state < 0 ?
+								"error" :
+								approval_state_name(out->approval_state)));
+		}
+		session_event(s, ev);
+		json_decref(ev);
+	}
+	return out->action;
+}
+
+void session_decision_release(struct session_decision *d)
+{
+	if (!d)
+		return;
+	policy_decision_release(&d->d);
+	policy_free(d->pol);
+	memset(d, 0, sizeof(*d));
 }

@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "approval.h"
 #include "config.h"
+#include "identity.h"
+#include "policy.h"
 #include "store.h"
 
 struct loop;
@@ -37,6 +40,8 @@ struct session {
 	unsigned inflight;	/* records submitted, not yet written */
 	uint64_t records;
 	int failed;		/* a write failed: the recording has a hole */
+	int metadata_only;	/* policy's record level: chunks without bytes */
+	struct identity *id;	/* the caller's; borrowed, set before deciding */
 	/* a record of this session was written (err 0) or not (-errno);
 	 * r is the caller's chunk, or NULL for one of its events */
 	void (*on_written)(struct session *s, struct session_rec *r, int err);
@@ -74,6 +79,49 @@ void session_event(struct session *s, json_t *ev);
 
 /* Final event and `sessions` value from meta (borrowed); then no more records. */
 void session_end(struct session *s, json_t *meta);
+
+/*
+ * The policy in force, for every worker (DESIGN §4). set takes over the
+ * caller's reference to p and drops the old one; requests already deciding
+ * finish on the policy they started with. enabled 0 (no policy_dir
+ * configured): every request is allowed, and no decision is recorded.
+ */
+void session_policy_set(struct policy *p, int enabled);
+
+/*
+ * Load every policy file of dir and put it in force, atomically: on any
+ * error (returned as -errno, "FILE:LINE:COLUMN: message" in msg, logged)
+ * the policy in force stays. dir NULL: policy off. On success msg says
+ * what was loaded. For the start, SIGHUP and `sluice policy reload`.
+ */
+int session_policy_reload(const char *dir, char *msg, size_t len);
+
+/* A new reference to the policy in force (NULL when none), and whether
+ * policy is enabled at all. Release with policy_free(). */
+struct policy *session_policy_get(int *enabled);
+
+/* One decision, as session_decide() makes it. */
+struct session_decision {
+	enum policy_action action;	/* what to do: review granted is allow */
+	const char *rule;		/* the deciding rule (borrowed from pol) */
+	struct policy_decision d;	/* the engine's own answer */
+	struct policy *pol;		/* the policy d borrows from */
+	char approval[APPROVAL_ID_LEN + 1];	/* "" unless reviewed */
+	int approval_state;		/* enum approval_state, or -errno */
+};
+
+/*
+ * Decide req for the session's identity (s->id) with the policy in force,
+ * resolve a `review` against approvals (a granted one allows; a new or
+ * pending one refuses and names the approval id), record a "decision"
+ * event naming the rule, and set the session's record level. request is
+ * the request as the recording shows it (borrowed JSON; for approvals,
+ * "the same request" is this object, compared as canonical JSON). Fills
+ * out (release with session_decision_release()) and returns out->action.
+ */
+enum policy_action session_decide(struct session *s, const struct policy_request *req,
+				  json_t *request, struct session_decision *out);
+void session_decision_release(struct session_decision *d);
 
 /* The session id as 32 hex digits, or "" when not recording. */
 void session_id(const struct session *s, char out[33]);

@@ -23,7 +23,10 @@
 #include "conn.h"
 #include "ctl.h"
 #include "fs.h"
+#include "jwt.h"
 #include "log.h"
+#include "pods.h"
+#include "session.h"
 #include "redirect.h"
 #include "store.h"
 #include "tls.h"
@@ -119,6 +122,11 @@ static int tls_setup(const struct config *cfg, struct proxy *px)
 							err, sizeof(err));
 			if (!px->tls_srv[i])
 				goto fail;
+			if ((t->client_auth & CLIENT_AUTH_CERT) &&
+			    tls_server_verify_clients(px->tls_srv[i], cfg->identity.client_ca,
+						      !(t->client_auth & CLIENT_AUTH_KERNEL), err,
+						      sizeof(err)))
+				goto fail;
 		}
 		if (t->upstream_ca) {
 			px->tls_cli[i] = tls_client_new(t->upstream_ca, t->client_cert,
@@ -145,6 +153,35 @@ static void tls_teardown(const struct config *cfg, struct proxy *px)
 	}
 	free(px->tls_srv);
 	free(px->tls_cli);
+}
+
+/* Who callers are: the static pod map and the token issuers' keys. */
+static int identity_setup(const struct config *cfg, struct proxy *px)
+{
+	struct jwt_issuer_cfg iss[32];
+	char err[512];
+
+	px->pods = pod_table_new();
+	if (!px->pods)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_pods; i++)
+		if (pod_table_put(px->pods, cfg->pods[i]))
+			return -ENOMEM;
+	if (!cfg->identity.n_issuers)
+		return 0;
+	for (size_t i = 0; i < cfg->identity.n_issuers && i < 32; i++)
+		iss[i] = (struct jwt_issuer_cfg){
+			.issuer = cfg->identity.issuers[i].issuer,
+			.audiences = (const char *const *)cfg->identity.issuers[i].audiences,
+			.n_audiences = cfg->identity.issuers[i].n_audiences,
+			.keys = cfg->identity.issuers[i].keys,
+		};
+	px->jwt = jwt_verifier_new(iss, cfg->identity.n_issuers, err, sizeof(err));
+	if (!px->jwt) {
+		log_error("bad identity configuration", "{s:s}", "error", err);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static struct store *store_setup(const struct config *cfg)
@@ -238,8 +275,22 @@ static int run(struct config *cfg)
 		n_workers = MAX_WORKERS;
 
 	err = tls_setup(cfg, &px);
+	if (!err)
+		err = identity_setup(cfg, &px);
 	if (err)
 		goto out;
+	{
+		char msg[512];
+
+		/* a policy that does not load is a start error: never run
+		 * with a policy other than the one configured */
+		err = session_policy_reload(cfg->policy_dir, msg, sizeof(msg));
+		if (err)
+			goto out;
+		if (!cfg->policy_dir)
+			log_warn("no policy_dir configured: every request is allowed (and recorded)",
+				 NULL);
+	}
 	st = store_setup(cfg);
 	if (!st && cfg->store.mode != STORE_MODE_OFF) {
 		err = -EIO;
@@ -302,7 +353,10 @@ static int run(struct config *cfg)
 
 	while (sigwait(&set, &sig) == 0) {
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in this version", NULL);
+			char msg[512];
+
+			log_info("SIGHUP: reloading the policy", NULL);
+			session_policy_reload(cfg->policy_dir, msg, sizeof(msg));
 			continue;
 		}
 		log_info("stopping", "{s:s}", "signal", strsignal(sig));
@@ -325,6 +379,9 @@ out:
 		worker_free(workers[i]);
 	redirect_close(rd);
 	tls_teardown(cfg, &px);
+	session_policy_set(NULL, 0);
+	pod_table_free(px.pods);
+	jwt_verifier_free(px.jwt);
 	free(mount);
 	return err;
 }

@@ -65,9 +65,10 @@
 #define TIME_LEN		64	/* RFC 3339 text, room for any year */
 
 enum { CF_DEFAULT, CF_SESSIONS, CF_CHUNKS, CF_EVENTS, CF_INDEX, CF_SEALS,
-       CF_EXPORT, CF_N };
+       CF_EXPORT, CF_APPROVALS, CF_N };
 static const char *const cf_names[CF_N] = {
 	"default", "sessions", "chunks", "events", "index", "seals", "export",
+	"approvals",
 };
 
 /* What the recorder knows of a session it has written records for. */
@@ -2517,4 +2518,68 @@ out:
 char *store_pubkey_path(struct store *s)
 {
 	return default_pub_path(s);
+}
+
+/* ---- approvals ------------------------------------------------------ */
+
+int store_approval_put(struct store *s, const char *id, json_t *v)
+{
+	char *text, *e = NULL;
+	int ret;
+
+	if (!s || !id || !v)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	text = json_dumps(v, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	rocksdb_put_cf(s->db, s->wo, s->cf[CF_APPROVALS], id, strlen(id), text,
+		       strlen(text), &e);
+	ret = e ? rdb_log(&e, "approval put") : 0;
+	free(text);
+	return ret;
+}
+
+json_t *store_approval_get(struct store *s, const char *id)
+{
+	char *val, *e = NULL;
+	size_t vlen;
+	json_t *j;
+
+	errno = ENOENT;
+	if (!s || !id || !s->cf[CF_APPROVALS])
+		return NULL;
+	val = rocksdb_get_cf(s->db, s->ro, s->cf[CF_APPROVALS], id, strlen(id), &vlen, &e);
+	if (e) {
+		errno = -rdb_log(&e, "approval get");
+		return NULL;
+	}
+	if (!val)
+		return NULL;
+	j = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	if (!j)
+		errno = EBADMSG;
+	return j;
+}
+
+json_t *store_approval_list(struct store *s)
+{
+	rocksdb_iterator_t *it;
+	json_t *arr = json_array();
+
+	if (!arr || !s || !s->cf[CF_APPROVALS])
+		return arr;
+	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_APPROVALS]);
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t vlen;
+		const char *val = rocksdb_iter_value(it, &vlen);
+		json_t *j = json_loadb(val, vlen, 0, NULL);
+
+		if (j)
+			json_array_append_new(arr, j);
+	}
+	rocksdb_iter_destroy(it);
+	return arr;
 }

@@ -3,7 +3,8 @@
  * The only owner of RocksDB (DESIGN §5). Knows nothing of protocols: chunks
  * are bytes, events are JSON text, sessions are JSON objects.
  *
- * Column families: sessions, chunks, events, index, seals, export.
+ * Column families: sessions, chunks, events, index, seals, export,
+ * approvals.
  *
  * A session's chunks and events share one sequence (seq 0, 1, 2, ...) and
  * one hash chain. Every record, in `chunks` or `events` under the key
@@ -190,5 +191,19 @@ char *store_pubkey_path(struct store *s);
 
 /* The seal public key in PEM (caller frees), from <seal_key>.pub. */
 char *store_seal_pubkey(const char *seal_key_path);
+
+/* ---- approvals ------------------------------------------------------ */
+
+/*
+ * Just-in-time approvals (DESIGN §4), family `approvals`: key the approval
+ * id, value its JSON (approval.c owns the shape). put writes synchronously
+ * to the WAL (so a grant survives a daemon restart) and returns 0 or
+ * -errno (-EROFS read-only). get returns a new reference or NULL with errno
+ * (ENOENT). list returns a new array of every value, in id order (empty on
+ * a database without the family).
+ */
+int store_approval_put(struct store *s, const char *id, json_t *v);
+json_t *store_approval_get(struct store *s, const char *id);
+json_t *store_approval_list(struct store *s);
 
 #endif

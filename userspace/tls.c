@@ -420,6 +420,41 @@ void tls_server_free(struct tls_server *s)
 	server_put(s);
 }
 
+int tls_server_verify_clients(struct tls_server *s, const char *ca_file, int required,
+			      char *err, size_t errlen)
+{
+	int mode = SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+	static const unsigned char sid_ctx[] = "sluice";
+
+	if (errlen)
+		err[0] = '\0';
+	ERR_clear_error();
+	/* every context: SNI may switch the handshake to any of them */
+	for (size_t i = 0; i < s->n; i++) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+
+		if (!names || !SSL_CTX_load_verify_locations(s->ctx[i], ca_file, NULL)) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
+			snprintf(err, errlen, "client CA %s: ", ca_file);
+			drain_errors(err, errlen);
+			return -EINVAL;
+		}
+		SSL_CTX_set_client_CA_list(s->ctx[i], names);
+		SSL_CTX_set_verify(s->ctx[i], mode, NULL);
+		SSL_CTX_set_verify_depth(s->ctx[i], 8);
+		/* a verifying server's tickets must name their context */
+		SSL_CTX_set_session_id_context(s->ctx[i], sid_ctx, sizeof(sid_ctx) - 1);
+	}
+	return 0;
+}
+
+X509 *tls_peer_cert(const struct tls_conn *t)
+{
+	if (!t || !tls_done(t) || SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return NULL;
+	return SSL_get0_peer_certificate(t->ssl);
+}
+
 struct tls_client *tls_client_new(const char *ca, const char *cert, const char *key, char *err,
 				  size_t errlen)
 {

@@ -37,6 +37,16 @@ struct tls_server *tls_server_new(const struct tls_cert_spec *certs, size_t n,
 void tls_server_free(struct tls_server *s);
 
 /*
+ * Ask clients of s for a certificate and verify it against the CAs in
+ * ca_file (PEM), before any session is made from s. required: a client
+ * without one is refused in the handshake; otherwise it may go on
+ * without (and one that fails verification is still refused). Returns 0,
+ * or -EINVAL with a message in err.
+ */
+int tls_server_verify_clients(struct tls_server *s, const char *ca_file, int required,
+			      char *err, size_t errlen);
+
+/*
  * A client context verifying the upstream against ca (PEM file, required:
  * there is no unverified mode) and presenting the held client certificate
  * cert/key when given (NULL: none). Same ownership and errors.
@@ -93,6 +103,10 @@ int tls_done(const struct tls_conn *t);
 const char *tls_sni(const struct tls_conn *t);
 const char *tls_version(const struct tls_conn *t);
 const char *tls_alpn(const struct tls_conn *t);
+
+/* The peer's certificate once the handshake is done and it verified
+ * (borrowed, lives as long as t), or NULL. */
+struct x509_st *tls_peer_cert(const struct tls_conn *t);
 
 /* What went wrong last, in OpenSSL's words plus ours; borrowed. */
 const char *tls_error(const struct tls_conn *t);

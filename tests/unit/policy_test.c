@@ -1204,7 +1204,7 @@ Test(policy_json_input, identity_refusals)
 		     "kernel.pod.labels: label values must be strings");
 	identity_bad("{\"kernel\": {\"pod\": {\"sa\": \"x\"}}}",
 		     "kernel.pod.sa: unknown key (known: namespace, name, service_account, "
-		     "labels, uid, container, container_id)");
+		     "labels, uid, container, container_id, resolved, source)");
 	identity_bad("[]", "identity: must be an object {\"user\", \"kernel\"}");
 }
 

@@ -220,7 +220,7 @@ static void verify_bad(const uint8_t *sid, const char *pub, const char *want)
 /* ---- the database, raw ---------------------------------------------- */
 
 enum { R_DEFAULT, R_SESSIONS, R_CHUNKS, R_EVENTS, R_INDEX, R_SEALS, R_EXPORT,
-       R_N };
+       R_APPROVALS, R_N };
 
 struct raw {
 	rocksdb_t *db;
@@ -233,7 +233,8 @@ struct raw {
 static void raw_open(struct raw *r)
 {
 	static const char *names[R_N] = { "default", "sessions", "chunks",
-					  "events", "index", "seals", "export" };
+					  "events", "index", "seals", "export",
+					  "approvals" };
 	const rocksdb_options_t *co[R_N];
 	char *e = NULL;
 

@@ -24,6 +24,16 @@
  *          "kernel": {"pid", "tid", "uid", "gid", "comm", "cgroup_id",
  *                     "cgroup", "netns_cookie"}}]}
  *        "all": true adds the most recent closed connections (bounded).
+ *   {"cmd": "policy show"}
+ *     -> {"enabled", "dir", "policy": policy_json() or null}
+ *   {"cmd": "policy reload"}
+ *     -> {"ok": true, "message"}, or an error "FILE:LINE:COLUMN: ..." with
+ *        the old policy still in force
+ *   {"cmd": "policy test", "identity": {...}, "request": {...}}
+ *     -> policy_decision_json() of the policy in force
+ *   {"cmd": "approval list"} -> {"approvals": [...]}  (approval.h)
+ *   {"cmd": "approval grant", "id", "for_s"?: 900} / {"cmd": "approval
+ *     deny", "id"} -> {"approval": {...}}; the deciding uid is the caller's
  * Errors: {"error": "message"}.
  */
 #ifndef SLUICE_CTL_CLIENT_H
