@@ -41,6 +41,9 @@ _SLUICED_PIDS=()
 _NGINX_PIDS=()
 _PG_DIRS=()
 _CGROUPS=()
+# commands the EXIT trap runs after the daemons and servers above stop
+# (lib_k8s.sh stops its etcd and kube-apiserver this way)
+_CLEANUP_HOOKS=()
 SLUICED_PID=
 SLUICED_LOG=
 CG=
@@ -430,6 +433,7 @@ _cleanup() {
 				stop >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null
 		done
 	fi
+	for f in "${_CLEANUP_HOOKS[@]}"; do $f; done
 	# Ours are all gone now: a sluiced still running belongs to someone else
 	# (a developer's own daemon) and its pins are not ours to remove.
 	pid=$(other_sluiced)
