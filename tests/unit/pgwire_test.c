@@ -488,47 +488,27 @@ Test(frontend, parse_bind_execute)
 	cr_assert_eq(pgw_values_next(&it, &v, &vl), 0);
 	free(h);
 
-	/* 3 formats for 2 params; a format code 2; a length of -2 */
-	body.b[body.n - 0] = 0;
+	/* portal "", statement "", then: 3 formats for 2 params; a format
+	 * code 2; a length of -2; a value longer than the message */
 	{
-		struct msgbuf bad = { .n = 0 };
+#define B(x) { x, sizeof(x) - 1 }
+		static const struct {
+			const char *b;
+			size_t n;
+		} bad[] = {
+			B("\0\0" "\0\3\0\0\0\0\0\0" "\0\2\0\0\0\0\0\0\0\0" "\0\0"),
+			B("\0\0" "\0\1\0\2" "\0\0" "\0\0"),
+			B("\0\0" "\0\0" "\0\1\xff\xff\xff\xfe" "\0\0"),
+			B("\0\0" "\0\0" "\0\1\0\0\3\xe8" "\0\0"),
+		};
+#undef B
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			uint8_t *hb = heap(bad[i].b, bad[i].n);
 
-		adds(&bad, "");
-		adds(&bad, "");
-		add16(&bad, 3);
-		add16(&bad, 0);
-		add16(&bad, 0);
-		add16(&bad, 0);
-		add16(&bad, 2);
-		add32(&bad, 0);
-		add32(&bad, 0);
-		add16(&bad, 0);
-		cr_assert_eq(pgw_parse_bind(bad.b, bad.n, &bd, err, sizeof(err)), -EBADMSG);
-		bad.n = 0;
-		adds(&bad, "");
-		adds(&bad, "");
-		add16(&bad, 1);
-		add16(&bad, 2);
-		add16(&bad, 0);
-		add16(&bad, 0);
-		cr_assert_eq(pgw_parse_bind(bad.b, bad.n, &bd, err, sizeof(err)), -EBADMSG);
-		bad.n = 0;
-		adds(&bad, "");
-		adds(&bad, "");
-		add16(&bad, 0);
-		add16(&bad, 1);
-		add32(&bad, (uint32_t)-2);
-		add16(&bad, 0);
-		cr_assert_eq(pgw_parse_bind(bad.b, bad.n, &bd, err, sizeof(err)), -EBADMSG);
-		/* a value longer than the message */
-		bad.n = 0;
-		adds(&bad, "");
-		adds(&bad, "");
-		add16(&bad, 0);
-		add16(&bad, 1);
-		add32(&bad, 1000);
-		add16(&bad, 0);
-		cr_assert_eq(pgw_parse_bind(bad.b, bad.n, &bd, err, sizeof(err)), -EBADMSG);
+			cr_assert_eq(pgw_parse_bind(hb, bad[i].n, &bd, err, sizeof(err)), -EBADMSG,
+				     "case %zu", i);
+			free(hb);
+		}
 	}
 
 	body.n = 0;

@@ -889,13 +889,19 @@ int pgw_build_datarow(struct pgw_buf *b, const uint8_t *const *vals, const uint3
 
 /* --------------------------------------------- frontend message bodies */
 
-int pgw_parse_query(const uint8_t *body, size_t len, const char **sql, size_t *sql_len)
+/* A body that is one string and nothing else. */
+static int one_string(const uint8_t *body, size_t len, const char **s, size_t *slen)
 {
 	struct rd r;
 
 	rd_init(&r, body, len);
-	*sql = rd_strn(&r, sql_len);
+	*s = rd_strn(&r, slen);
 	return rd_done(&r);
+}
+
+int pgw_parse_query(const uint8_t *body, size_t len, const char **sql, size_t *sql_len)
+{
+	return one_string(body, len, sql, sql_len);
 }
 
 int pgw_parse_parse(const uint8_t *body, size_t len, struct pgw_parse *p, char *err,
@@ -983,20 +989,12 @@ int pgw_parse_close(const uint8_t *body, size_t len, struct pgw_target *t)
 
 int pgw_parse_copy_fail(const uint8_t *body, size_t len, const char **m)
 {
-	struct rd r;
-
-	rd_init(&r, body, len);
-	*m = rd_str(&r);
-	return rd_done(&r);
+	return one_string(body, len, m, NULL);
 }
 
 int pgw_parse_password(const uint8_t *body, size_t len, const char **password)
 {
-	struct rd r;
-
-	rd_init(&r, body, len);
-	*password = rd_str(&r);
-	return rd_done(&r);
+	return one_string(body, len, password, NULL);
 }
 
 int pgw_parse_sasl_initial(const uint8_t *body, size_t len, struct pgw_sasl_initial *s)
