@@ -11,6 +11,11 @@
 # with 28P01: the client's proof or hash really is checked). The server
 # signature check itself (a lying server) is covered by the unit test,
 # since no real server lies.
+# Then DataRow masking on the rows this server really sends: text format
+# (simple query) by column name and by pattern, and binary format
+# (extended query, every column binary) where text and varchar are masked,
+# int4/int8 pass, and a bytea under a pattern or an int masked by name
+# withholds the row.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 need_cmd cc
@@ -92,6 +97,34 @@ expect_line "txn transaction"
 login s_user 'S3cret, pass=word!' "SELECT * FROM no_such_table"
 expect_eq "$RC" 3 "an SQL error"
 expect_line "error 42P01 relation \"no_such_table\" does not exist"
+
+# --- masking real rows -------------------------------------------------------------
+PGW_MASK=sql_column:email,pattern:credit-card \
+	login s_user 'S3cret, pass=word!' "SELECT id, email, 'card 4111 1111 1111 1111 ok' AS note FROM t WHERE id = 2"
+expect_eq "$RC" 0 "text masking"
+expect_line "row 2|****|card **** ok"
+
+PGW_MASK=pattern:email login s_user 'S3cret, pass=word!' "SELECT 'mail ' || email AS m FROM t WHERE id = 2"
+expect_line "row mail ****"
+
+PGW_BINARY=1 login s_user 'S3cret, pass=word!' "SELECT id, email, 7::int8 AS big FROM t WHERE id = 2"
+expect_eq "$RC" 0 "binary, unmasked"
+expect_line "row 00000002|$(printf u2@example.com | od -An -tx1 | tr -d ' \n')|0000000000000007"
+
+PGW_BINARY=1 PGW_MASK=sql_column:email \
+	login s_user 'S3cret, pass=word!' "SELECT id, email, 'n'::varchar AS note, 7::int8 AS big, '\\x00ff'::bytea AS blob FROM t WHERE id = 2"
+expect_eq "$RC" 0 "binary masking by name"
+expect_line "row 00000002|2a2a2a2a|6e|0000000000000007|00ff"
+
+PGW_BINARY=1 PGW_MASK=pattern:email \
+	login s_user 'S3cret, pass=word!' "SELECT id, 'to ' || email AS m FROM t WHERE id = 2"
+expect_line "row 00000002|746f202a2a2a2a"
+
+PGW_BINARY=1 PGW_MASK=pattern:email \
+	login s_user 'S3cret, pass=word!' "SELECT id, '\\x00ff'::bytea AS blob FROM t WHERE id = 2"
+expect_line "withheld"
+PGW_BINARY=1 PGW_MASK=sql_column:id login s_user 'S3cret, pass=word!' "SELECT id FROM t WHERE id = 2"
+expect_line "withheld"
 
 # --- the wrong ones ---------------------------------------------------------------
 for u in s_user m_user p_user; do

@@ -12,6 +12,13 @@
  * and "txn STATE". Exit 0; 3 with "error SQLSTATE MESSAGE" when the server
  * refuses; 4 when the server's SCRAM proof is wrong or the exchange breaks;
  * 1 for anything else.
+ *
+ * Environment:
+ *   PGW_BINARY=1  run SQL with Parse/Bind/Describe/Execute/Sync asking for
+ *                 every result column in binary; values print as hex
+ *   PGW_MASK=kind:value[,kind:value...]  mask each DataRow with
+ *                 pgw_mask_datarow() before printing ("sql_column:email",
+ *                 "pattern:credit-card"); a row it refuses prints "withheld"
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mask.h"
 #include "proto/pgwire.h"
 
 static int fd = -1;
@@ -156,12 +164,82 @@ static const char *login(struct pgw_buf *out, const char *user, const char *pass
 	}
 }
 
+/* PGW_MASK as a spec; NULL when unset. */
+static struct mask_spec *mask_from_env(void)
+{
+	const char *env = getenv("PGW_MASK");
+	struct mask_spec *s;
+	char buf[256], err[256], *save, *item;
+
+	if (!env || !*env)
+		return NULL;
+	s = mask_spec_new();
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (item = strtok_r(buf, ",", &save); s && item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+
+		if (!colon)
+			die(1, "PGW_MASK: kind:value expected");
+		*colon = '\0';
+		if (mask_spec_add(s, item, colon + 1, err, sizeof(err)))
+			die(1, err);
+	}
+	if (!s)
+		die(1, "out of memory");
+	return s;
+}
+
+/* One DataRow, masked first when a spec is given. */
+static void print_row(const struct pgw_rowdesc *rd, const struct mask_spec *spec,
+		      const struct pgw_frame *f, bool binary)
+{
+	struct pgw_buf masked;
+	struct pgw_values cols;
+	struct pgw_values_it it;
+	const uint8_t *body = f->body, *v;
+	size_t len = f->body_len;
+	const char *sep = "";
+	int32_t l;
+
+	pgw_buf_init(&masked, 0);
+	if (spec) {
+		if (!rd)
+			die(1, "DataRow without RowDescription");
+		if (pgw_mask_datarow(rd, spec, f->body, f->body_len, &masked) < 0) {
+			printf("withheld\n");
+			pgw_buf_free(&masked);
+			return;
+		}
+		body = masked.data + 5;
+		len = masked.len - 5;
+	}
+	if (pgw_parse_datarow(body, len, &cols))
+		die(1, "DataRow");
+	printf("row ");
+	pgw_values_begin(&cols, &it);
+	while (pgw_values_next(&it, &v, &l)) {
+		printf("%s", sep);
+		sep = "|";
+		if (!v)
+			printf("NULL");
+		else if (binary)
+			for (int32_t i = 0; i < l; i++)
+				printf("%02x", v[i]);
+		else
+			printf("%.*s", (int)l, (const char *)v);
+	}
+	printf("\n");
+	pgw_buf_free(&masked);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct pgw_buf out;
 	struct pgw_rowdesc *rd = NULL;
+	struct mask_spec *spec;
 	char err[256];
+	bool binary;
 
 	if (argc != 7)
 		die(1, "usage: ADDR PORT USER PASSWORD DATABASE SQL");
@@ -193,8 +271,19 @@ int main(int argc, char **argv)
 		if (f.type == 'Z')
 			break;
 	}
-	if (pgw_build_query(&out, argv[6]))
+	binary = getenv("PGW_BINARY") && *getenv("PGW_BINARY") == '1';
+	spec = mask_from_env();
+	if (binary) {
+		static const int16_t bin[1] = { 1 };
+
+		if (pgw_build_parse(&out, "", argv[6], NULL, 0) ||
+		    pgw_build_bind(&out, "", "", NULL, 0, NULL, NULL, 0, bin, 1) ||
+		    pgw_build_describe(&out, 'P', "") || pgw_build_execute(&out, "", 0) ||
+		    pgw_build_sync(&out))
+			die(1, "extended query");
+	} else if (pgw_build_query(&out, argv[6])) {
 		die(1, "query");
+	}
 	send_buf(&out);
 	for (;;) {
 		struct pgw_frame f = next();
@@ -207,21 +296,7 @@ int main(int argc, char **argv)
 			if (!rd)
 				die(1, err);
 		} else if (f.type == 'D') {
-			struct pgw_values cols;
-			struct pgw_values_it it;
-			const uint8_t *v;
-			int32_t l;
-			const char *sep = "";
-
-			if (pgw_parse_datarow(f.body, f.body_len, &cols))
-				die(1, "DataRow");
-			printf("row ");
-			pgw_values_begin(&cols, &it);
-			while (pgw_values_next(&it, &v, &l)) {
-				printf("%s%.*s", sep, l < 0 ? 4 : (int)l, v ? (const char *)v : "NULL");
-				sep = "|";
-			}
-			printf("\n");
+			print_row(rd, spec, &f, binary);
 		} else if (f.type == 'C') {
 			struct pgw_command c;
 
@@ -238,6 +313,7 @@ int main(int argc, char **argv)
 		}
 	}
 	pgw_rowdesc_free(rd);
+	mask_spec_free(spec);
 	if (pgw_build_terminate(&out))
 		die(1, "terminate");
 	send_buf(&out);

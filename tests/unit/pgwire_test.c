@@ -530,6 +530,60 @@ Test(frontend, parse_bind_execute)
 	cr_assert_eq(pgw_parse_close(body.b, body.n, &t), -EBADMSG);
 }
 
+Test(frontend, extended_builders_round_trip)
+{
+	static const uint32_t types[2] = { 23, 25 };
+	static const int16_t pf[1] = { 1 }, rf[2] = { 1, 0 };
+	const uint8_t *vals[2] = { (const uint8_t *)"\0\0\0\x2a", NULL };
+	const uint32_t lens[2] = { 4, 0 };
+	struct pgw_values_it it;
+	struct pgw_parse p;
+	struct pgw_bind bd;
+	struct pgw_target t;
+	struct pgw_execute e;
+	struct pgw_frame f;
+	const uint8_t *v;
+	int32_t vl;
+	struct pgw_buf b;
+	uint8_t *h;
+
+	pgw_buf_init(&b, 0);
+	cr_assert_eq(pgw_build_parse(&b, "s", "SELECT $1, $2", types, 2), 0);
+	f = frame_one(PGW_FRONTEND, PGW_PHASE_NORMAL, b.data, b.len, &h);
+	cr_assert_eq(pgw_parse_parse(f.body, f.body_len, &p, err, sizeof(err)), 0);
+	cr_assert_str_eq(p.query, "SELECT $1, $2");
+	cr_assert_eq(pgw_u32_at(&p.param_types, 1), 25);
+	free(h);
+	pgw_buf_reset(&b);
+	cr_assert_eq(pgw_build_bind(&b, "p", "s", pf, 1, vals, lens, 2, rf, 2), 0);
+	f = frame_one(PGW_FRONTEND, PGW_PHASE_NORMAL, b.data, b.len, &h);
+	cr_assert_eq(pgw_parse_bind(f.body, f.body_len, &bd, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(bd.portal, "p");
+	cr_assert_eq(pgw_format_of(&bd.param_formats, 1), 1);
+	cr_assert_eq(pgw_format_of(&bd.result_formats, 1), 0);
+	pgw_values_begin(&bd.params, &it);
+	cr_assert_eq(pgw_values_next(&it, &v, &vl), 1);
+	cr_assert_eq(vl, 4);
+	cr_assert_eq(pgw_values_next(&it, &v, &vl), 1);
+	cr_assert_eq(vl, -1);
+	free(h);
+	cr_assert_eq(pgw_build_bind(&b, "", "", pf, 3, vals, lens, 2, NULL, 0), -EINVAL);
+	pgw_buf_reset(&b);
+	cr_assert_eq(pgw_build_describe(&b, 'P', "p"), 0);
+	f = frame_one(PGW_FRONTEND, PGW_PHASE_NORMAL, b.data, b.len, &h);
+	cr_assert_eq(pgw_parse_describe(f.body, f.body_len, &t), 0);
+	cr_assert_eq(t.what, 'P');
+	free(h);
+	cr_assert_eq(pgw_build_describe(&b, 'x', "p"), -EINVAL);
+	pgw_buf_reset(&b);
+	cr_assert_eq(pgw_build_execute(&b, "p", 10), 0);
+	f = frame_one(PGW_FRONTEND, PGW_PHASE_NORMAL, b.data, b.len, &h);
+	cr_assert_eq(pgw_parse_execute(f.body, f.body_len, &e), 0);
+	cr_assert_eq(e.max_rows, 10);
+	free(h);
+	pgw_buf_free(&b);
+}
+
 Test(frontend, query_copy_password_sasl)
 {
 	struct msgbuf body = { .n = 0 };

@@ -724,6 +724,93 @@ int pgw_build_sasl_response(struct pgw_buf *b, const uint8_t *data, size_t len)
 	return wr_end(&w);
 }
 
+static void wr_formats(struct wr *w, const int16_t *f, unsigned n)
+{
+	if (n > INT16_MAX || (n && !f)) {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	wr_u16(w, (uint16_t)n);
+	for (unsigned i = 0; i < n; i++)
+		wr_u16(w, (uint16_t)f[i]);
+}
+
+/* n int32-length-prefixed values, NULL for SQL NULL. */
+static void wr_values(struct wr *w, const uint8_t *const *vals, const uint32_t *lens, unsigned n)
+{
+	if (n > INT16_MAX || (n && (!vals || !lens))) {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	wr_u16(w, (uint16_t)n);
+	for (unsigned i = 0; i < n; i++) {
+		if (!vals[i]) {
+			wr_u32(w, UINT32_MAX);
+		} else if (lens[i] > PGW_MAX_HARD) {
+			w->err = w->err ? w->err : -EINVAL;
+		} else {
+			wr_u32(w, lens[i]);
+			wr_mem(w, vals[i], lens[i]);
+		}
+	}
+}
+
+int pgw_build_parse(struct pgw_buf *b, const char *stmt, const char *query,
+		    const uint32_t *types, unsigned n)
+{
+	struct wr w;
+
+	if (n > INT16_MAX || (n && !types))
+		return -EINVAL;
+	wr_begin(&w, b, 'P');
+	wr_str(&w, stmt);
+	wr_str(&w, query);
+	wr_u16(&w, (uint16_t)n);
+	for (unsigned i = 0; i < n; i++)
+		wr_u32(&w, types[i]);
+	return wr_end(&w);
+}
+
+int pgw_build_bind(struct pgw_buf *b, const char *portal, const char *stmt,
+		   const int16_t *param_formats, unsigned n_pf, const uint8_t *const *vals,
+		   const uint32_t *lens, unsigned n, const int16_t *result_formats,
+		   unsigned n_rf)
+{
+	struct wr w;
+
+	if (n_pf > 1 && n_pf != n)
+		return -EINVAL;
+	wr_begin(&w, b, 'B');
+	wr_str(&w, portal);
+	wr_str(&w, stmt);
+	wr_formats(&w, param_formats, n_pf);
+	wr_values(&w, vals, lens, n);
+	wr_formats(&w, result_formats, n_rf);
+	return wr_end(&w);
+}
+
+int pgw_build_describe(struct pgw_buf *b, char what, const char *name)
+{
+	struct wr w;
+
+	if (what != 'S' && what != 'P')
+		return -EINVAL;
+	wr_begin(&w, b, 'D');
+	wr_u8(&w, (uint8_t)what);
+	wr_str(&w, name);
+	return wr_end(&w);
+}
+
+int pgw_build_execute(struct pgw_buf *b, const char *portal, int32_t max_rows)
+{
+	struct wr w;
+
+	wr_begin(&w, b, 'E');
+	wr_str(&w, portal);
+	wr_u32(&w, (uint32_t)max_rows);
+	return wr_end(&w);
+}
+
 static int build_auth(struct pgw_buf *b, uint32_t code, const void *data, size_t len)
 {
 	struct wr w;
@@ -869,21 +956,8 @@ int pgw_build_datarow(struct pgw_buf *b, const uint8_t *const *vals, const uint3
 {
 	struct wr w;
 
-	if (n > INT16_MAX || (n && (!vals || !lens)))
-		return -EINVAL;
-	for (unsigned i = 0; i < n; i++)
-		if (vals[i] && lens[i] > PGW_MAX_HARD)
-			return -EINVAL;
 	wr_begin(&w, b, 'D');
-	wr_u16(&w, (uint16_t)n);
-	for (unsigned i = 0; i < n; i++) {
-		if (!vals[i]) {
-			wr_u32(&w, UINT32_MAX);
-			continue;
-		}
-		wr_u32(&w, lens[i]);
-		wr_mem(&w, vals[i], lens[i]);
-	}
+	wr_values(&w, vals, lens, n);
 	return wr_end(&w);
 }
 

@@ -227,6 +227,17 @@ int pgw_build_password(struct pgw_buf *b, const char *password);
 int pgw_build_sasl_initial(struct pgw_buf *b, const char *mech, const uint8_t *data,
 			   size_t len);
 int pgw_build_sasl_response(struct pgw_buf *b, const uint8_t *data, size_t len);
+/* Extended query, for sluice's own queries and tests: types may be NULL
+ * when n is 0; vals[i] NULL is SQL NULL; format lists as Bind takes them. */
+int pgw_build_parse(struct pgw_buf *b, const char *stmt, const char *query,
+		    const uint32_t *types, unsigned n);
+int pgw_build_bind(struct pgw_buf *b, const char *portal, const char *stmt,
+		   const int16_t *param_formats, unsigned n_pf, const uint8_t *const *vals,
+		   const uint32_t *lens, unsigned n, const int16_t *result_formats,
+		   unsigned n_rf);
+/* what 'S' or 'P' */
+int pgw_build_describe(struct pgw_buf *b, char what, const char *name);
+int pgw_build_execute(struct pgw_buf *b, const char *portal, int32_t max_rows);
 
 /* backend */
 enum pgw_auth_code {
