@@ -13,9 +13,9 @@
 # since no real server lies.
 # Then DataRow masking on the rows this server really sends: text format
 # (simple query) by column name and by pattern, and binary format
-# (extended query, every column binary) where text and varchar are masked,
-# int4/int8 pass, and a bytea under a pattern or an int masked by name
-# withholds the row.
+# (extended query, every column binary) where text, varchar and bytea are
+# masked, int4/int8 pass, and a numeric under a pattern or an int masked by
+# name withholds the row; a text-format bytea holding an email is withheld.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 need_cmd cc
@@ -121,7 +121,15 @@ PGW_BINARY=1 PGW_MASK=pattern:email \
 expect_line "row 00000002|746f202a2a2a2a"
 
 PGW_BINARY=1 PGW_MASK=pattern:email \
-	login s_user 'S3cret, pass=word!' "SELECT id, '\\x00ff'::bytea AS blob FROM t WHERE id = 2"
+	login s_user 'S3cret, pass=word!' "SELECT convert_to('to ' || email, 'UTF8') AS b FROM t WHERE id = 2"
+expect_line "row 746f202a2a2a2a"
+# a text-format bytea is hex: decoded to look, withheld when it matches
+PGW_MASK=pattern:email login s_user 'S3cret, pass=word!' "SELECT convert_to(email, 'UTF8') AS b FROM t WHERE id = 2"
+expect_line "withheld"
+PGW_MASK=pattern:email login s_user 'S3cret, pass=word!' "SELECT '\\x00ff'::bytea AS b"
+expect_line 'row \x00ff'
+PGW_BINARY=1 PGW_MASK=pattern:email \
+	login s_user 'S3cret, pass=word!' "SELECT id, 1.5::numeric AS price FROM t WHERE id = 2"
 expect_line "withheld"
 PGW_BINARY=1 PGW_MASK=sql_column:id login s_user 'S3cret, pass=word!' "SELECT id FROM t WHERE id = 2"
 expect_line "withheld"

@@ -502,7 +502,10 @@ int pgw_validate(enum pgw_dir dir, const struct pgw_frame *f, char *err, size_t 
  *  - text-format columns: a column whose name s masks becomes MASK_MARKER,
  *    the others go through mask_text() (patterns);
  *  - binary-format columns of a textual type (text 25, varchar 1043,
- *    bpchar 1042, name 19, json 114) are treated like text;
+ *    bpchar 1042, name 19, json 114) are treated like text, and so is a
+ *    binary bytea (17): its raw bytes are masked, still a valid bytea;
+ *  - a text-format bytea in hex output ("\x...") is decoded for the
+ *    patterns to look at: a match withholds the row;
  *  - binary columns of a type with a fixed numeric layout (bool, int2/4/8,
  *    oid, float4/8, date, time, timestamp(tz), interval, uuid) pass when
  *    s does not mask the column by name; a masked name withholds, and so
