@@ -31,6 +31,7 @@ CLI_LIBS	:= -lbpf -lelf -lz -ljansson -lrocksdb -lcrypto -lpthread
 LIB_SRCS	:= $(wildcard userspace/lib/*.c)
 # the proxy: everything in userspace/ but its main
 DAEMON_SRCS	:= $(filter-out userspace/sluiced.c,$(wildcard userspace/*.c))
+DAEMON_SRCS	+= $(wildcard userspace/k8s/*.c)
 # the CLI reads recordings through store.c, read-only, and decides with the
 # policy engine itself (check, test --dir); no other proxy code
 CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \
@@ -83,6 +84,7 @@ UNIT_DEPS_jwt	 := userspace/jwt.c
 UNIT_DEPS_mask	 := userspace/mask.c
 UNIT_DEPS_policy := userspace/policy.c userspace/sql.c userspace/mask.c
 UNIT_DEPS_pods	 := userspace/pods.c
+UNIT_DEPS_podcache := userspace/k8s/podcache.c userspace/pods.c
 UNIT_DEPS_approval := userspace/approval.c userspace/store.c
 UNIT_DEPS_session := userspace/session.c userspace/store.c userspace/loop.c \
 		     userspace/approval.c userspace/identity.c userspace/policy.c \

@@ -19,6 +19,7 @@ static const struct cmd objects[] = {
 	{ "map", do_map, "map { show | dump NAME | help }" },
 	{ "target", do_target, "target { list | help }" },
 	{ "conn", do_conn, "conn { list [--all] | help }" },
+	{ "pod", do_pod, "pod { list | help }" },
 	{ "session", do_session,
 	  "session { list | show ID | replay ID | verify ID | export ID | help }" },
 	{ "seal", do_seal, "seal { pubkey [--key SEALKEY] | help }" },

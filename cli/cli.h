@@ -276,6 +276,7 @@ int do_approval(int argc, char **argv);
 int do_batch(int argc, char **argv);
 int do_conn(int argc, char **argv);
 int do_map(int argc, char **argv);
+int do_pod(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_prog(int argc, char **argv);
 int do_seal(int argc, char **argv);

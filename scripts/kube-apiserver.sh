@@ -19,8 +19,12 @@ set -euo pipefail
 
 KUBE_VERSION=v1.20.2
 DEB_VERSION=1.20.5+really1.20.2-1.1+deb12u1
+# bumped whenever the way it is built changes, so a machine's stale cache
+# is not used
+BUILD_REV=2
 CACHE=${SLUICE_KUBE_CACHE:-/var/cache/sluice}
-BIN=$CACHE/kube-apiserver-$KUBE_VERSION
+BIN=$CACHE/kube-apiserver-$KUBE_VERSION-$BUILD_REV
+REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
 
 die() {
 	printf 'kube-apiserver.sh: %s\n' "$*" >&2
@@ -40,7 +44,7 @@ missing_pkgs() {
 	command -v etcd >/dev/null 2>&1 || out+=(etcd-server)
 	command -v kubectl >/dev/null 2>&1 || out+=(kubernetes-client)
 	if [[ ! -x $BIN ]]; then
-		for p in golang-go rsync dpkg-dev make; do
+		for p in golang-go rsync dpkg-dev make golang-github-modern-go-reflect2-dev; do
 			installed "$p" || out+=("$p")
 		done
 	fi
@@ -134,6 +138,12 @@ gopath=$WORK/go
 mkdir -p "$gopath/src/k8s.io"
 mv "$src" "$gopath/src/k8s.io/kubernetes"
 src=$gopath/src/k8s.io/kubernetes
+# The vendored reflect2 1.0.1 breaks under Go >= 1.18: json-iterator's
+# decoders panic (nil pointer in reflect2 Type2) on some first decodes,
+# e.g. creating a Pod. Debian's 1.0.2 is the same API with the fix.
+[[ -f $REFLECT2/reflect2.go ]] || die "$REFLECT2 missing (golang-github-modern-go-reflect2-dev)"
+rm -rf "$src/vendor/github.com/modern-go/reflect2"
+cp -r "$REFLECT2" "$src/vendor/github.com/modern-go/reflect2"
 export GOPATH=$gopath GO111MODULE=off GOFLAGS= GOCACHE=$WORK/gocache \
 	GOTOOLCHAIN=local CGO_ENABLED=0 KUBE_VERBOSE=0
 echo "kube-apiserver.sh: building kube-apiserver $KUBE_VERSION with $(go version | awk '{print $3}') (a few minutes)" >&2

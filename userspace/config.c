@@ -42,7 +42,7 @@ static const char default_text[] =
 static const char *const top_keys[] = {
 	"cgroup", "listen", "fail_mode", "control", "mark", "heartbeat_ms",
 	"stale_ms", "workers", "log_level", "targets", "store", "timeouts",
-	"policy_dir", "identity", "pods", NULL,
+	"policy_dir", "identity", "pods", "pod_cache", NULL,
 };
 static const char *const top_later[] = {
 	"metrics", "export", NULL,
@@ -1060,6 +1060,50 @@ static int parse_pods(struct pctx *c, json_t *root, struct config *cfg)
 	return err;
 }
 
+/* "pod_cache": {"server", "ca", "token_file" | "client_cert" + "client_key",
+ * "node"}. The files are read by the cache when it connects. */
+static int parse_pod_cache(struct pctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"server", "ca", "token_file", "client_cert", "client_key", "node", NULL,
+	};
+	const char *p = "pod_cache";
+	char *srv;
+	json_t *pc;
+	int err;
+
+	err = get_obj(c, root, "", p, keys, none, &pc);
+	if (err || !pc)
+		return err;
+	err = get_name(c, pc, p, "server", true, 1024, &cfg->pod_cache.server);
+	srv = cfg->pod_cache.server;
+	if (!err && (strncmp(srv, "https://", 8) || !srv[8] || srv[8] == '/' ||
+		     strpbrk(srv + 8, "?#")))
+		err = fail(c, "pod_cache.server", "expected \"https://host[:port]\"");
+	for (size_t i = 0; !err && srv[i]; i++)
+		if ((unsigned char)srv[i] <= ' ' || (unsigned char)srv[i] >= 0x7f)
+			err = fail(c, "pod_cache.server", "spaces or control characters in the URL");
+	while (!err && srv[strlen(srv) - 1] == '/')
+		srv[strlen(srv) - 1] = '\0';
+	if (!err)
+		err = get_file(c, pc, p, "ca", &cfg->pod_cache.ca);
+	if (!err && !cfg->pod_cache.ca)
+		err = fail(c, "pod_cache.ca", "missing (required: the API server's CA)");
+	if (!err)
+		err = get_file(c, pc, p, "token_file", &cfg->pod_cache.token_file);
+	if (!err)
+		err = get_file(c, pc, p, "client_cert", &cfg->pod_cache.client_cert);
+	if (!err)
+		err = get_file(c, pc, p, "client_key", &cfg->pod_cache.client_key);
+	if (!err && !cfg->pod_cache.client_cert != !cfg->pod_cache.client_key)
+		err = fail(c, p, "client_cert and client_key go together");
+	if (!err && !cfg->pod_cache.token_file == !cfg->pod_cache.client_cert)
+		err = fail(c, p, "expected token_file, or client_cert and client_key (one of them)");
+	if (!err)
+		err = get_name(c, pc, p, "node", false, 253, &cfg->pod_cache.node);
+	return err;
+}
+
 static int parse_log_level(struct pctx *c, json_t *root, struct config *cfg)
 {
 	enum log_level lvl;
@@ -1130,6 +1174,8 @@ static int parse_root(struct pctx *c, json_t *root, struct config *cfg)
 		err = parse_identity(c, root, cfg);
 	if (!err)
 		err = parse_pods(c, root, cfg);
+	if (!err)
+		err = parse_pod_cache(c, root, cfg);
 	/* targets last: client_auth checks what identity offers */
 	if (!err)
 		err = parse_targets(c, root, cfg);
@@ -1524,6 +1570,12 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_pods; i++)
 		pod_info_free(cfg->pods[i]);
 	free(cfg->pods);
+	free(cfg->pod_cache.server);
+	free(cfg->pod_cache.ca);
+	free(cfg->pod_cache.token_file);
+	free(cfg->pod_cache.client_cert);
+	free(cfg->pod_cache.client_key);
+	free(cfg->pod_cache.node);
 	free(cfg->policy_dir);
 	free(cfg->store.path);
 	free(cfg->store.seal_key);

@@ -123,6 +123,16 @@ struct config {
 	} identity;
 	struct pod_info **pods;	/* the static pod map, source "config" */
 	size_t n_pods;
+	/* "pod_cache": pods of this node from the API server (k8s/podcache.h);
+	 * server NULL: no cache. Absolute paths; token_file or client_cert. */
+	struct {
+		char *server;		/* "https://host:port" */
+		char *ca;
+		char *token_file;
+		char *client_cert;
+		char *client_key;
+		char *node;		/* NULL: $NODE_NAME, else the host name */
+	} pod_cache;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "fs.h"
 #include "log.h"
+#include "pods.h"
 #include "redirect.h"
 #include "store.h"
 #include "version.h"
@@ -194,6 +195,8 @@ static json_t *handle(struct ctl_view *v, const json_t *req, uint32_t uid)
 		return status_json(v);
 	if (!strcmp(cmd, "target list"))
 		return json_pack("{s:o}", "targets", targets_json(v));
+	if (!strcmp(cmd, "pod list"))
+		return json_pack("{s:o?}", "pods", v->pods ? pod_table_json(v->pods) : json_array());
 	if (!strcmp(cmd, "conn list"))
 		return json_pack("{s:o}", "connections",
 				 conn_list_json(json_is_true(json_object_get(req, "all"))));

@@ -12,12 +12,14 @@
 struct config;
 struct redirect;
 struct store;
+struct pod_table;
 
 /* What the control socket reports; borrowed, must outlive the ctl thread. */
 struct ctl_view {
 	const struct config *cfg;
 	struct redirect *rd;
 	struct store *st;		/* NULL: recording off */
+	struct pod_table *pods;		/* static map + pod cache */
 	const char *cgroup;		/* attach point */
 	time_t started;
 	int workers;

@@ -324,3 +324,22 @@ json_t *pod_info_json(const struct pod_info *p)
 			 "service_account", p->service_account, "labels", labels,
 			 "source", p->source);
 }
+
+json_t *pod_table_json(struct pod_table *t)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	pthread_rwlock_rdlock(&t->lock);
+	for (size_t i = 0; i < POD_BUCKETS; i++)
+		for (struct pod_entry *e = t->b[i]; e; e = e->next)
+			if (json_array_append_new(arr, pod_info_json(e->p))) {
+				json_decref(arr);
+				arr = NULL;
+				goto out;
+			}
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return arr;
+}

@@ -71,4 +71,8 @@ void pod_info_free(struct pod_info *p);
  * (new reference, NULL on ENOMEM). */
 json_t *pod_info_json(const struct pod_info *p);
 
+/* Every entry as pod_info_json() objects, in no particular order (new
+ * reference, NULL on ENOMEM): `sluice pod list`. */
+json_t *pod_table_json(struct pod_table *t);
+
 #endif

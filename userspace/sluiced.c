@@ -26,6 +26,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "pods.h"
+#include "k8s/podcache.h"
 #include "session.h"
 #include "redirect.h"
 #include "store.h"
@@ -277,6 +278,9 @@ static int run(struct config *cfg)
 	err = tls_setup(cfg, &px);
 	if (!err)
 		err = identity_setup(cfg, &px);
+	/* the pods of this node from the API server, when configured */
+	if (!err)
+		err = podcache_start(cfg, px.pods);
 	if (err)
 		goto out;
 	{
@@ -329,6 +333,7 @@ static int run(struct config *cfg)
 	view.cfg = cfg;
 	view.rd = rd;
 	view.st = st;
+	view.pods = px.pods;
 	view.cgroup = attach;
 	view.started = time(NULL);
 	view.workers = n_workers;
@@ -380,6 +385,7 @@ out:
 	redirect_close(rd);
 	tls_teardown(cfg, &px);
 	session_policy_set(NULL, 0);
+	podcache_stop();
 	pod_table_free(px.pods);
 	jwt_verifier_free(px.jwt);
 	free(mount);

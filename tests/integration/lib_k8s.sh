@@ -108,6 +108,12 @@ _kube_stop_pid() {
 }
 
 _kube_cleanup() {
+	# rc: lib.sh's _cleanup's exit status (bash scoping): on a failure,
+	# what the API server said about it
+	if [[ ${rc:-0} != 0 && ${rc:-0} != 77 && -s ${KUBE_LOG:-} ]]; then
+		printf -- '--- %s (errors, last 30)\n' "$KUBE_LOG" >&2
+		grep -aE '^[EF][0-9]{4}|panic' "$KUBE_LOG" | tail -n 30 >&2
+	fi
 	_kube_stop_pid "$KUBE_PID"
 	_kube_stop_pid "$KUBE_ETCD_PID"
 	KUBE_PID= KUBE_ETCD_PID=
@@ -203,6 +209,7 @@ EOF
 		--disable-admission-plugins=ServiceAccount
 		--audit-policy-file="$KUBE_DIR/audit-policy.yaml"
 		--audit-log-path="$KUBE_AUDIT_LOG"
+		--endpoint-reconciler-type=none
 		--profiling=false
 		--v=1
 	)

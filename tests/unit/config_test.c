@@ -1143,3 +1143,68 @@ Test(cgroup2, this_host)
 	cr_assert_eq(mnt[0], '/', "%s", mnt);
 	free(mnt);
 }
+
+Test(config_good, pod_cache)
+{
+	static const char text[] =
+		"{\"pod_cache\": {\"server\": \"https://127.0.10.30:6443/\", \"ca\": \"ca.crt\","
+		" \"token_file\": \"/var/run/secrets/token\", \"node\": \"node-1\"}}";
+	char *path = write_temp(text, sizeof(text) - 1);
+	char want[4200];
+	struct config *cfg = config_load(path, err, sizeof(err));
+
+	cr_assert_not_null(cfg, "%s", err);
+	cr_expect_str_eq(cfg->pod_cache.server, "https://127.0.10.30:6443");	/* no trailing "/" */
+	snprintf(want, sizeof(want), "%.*s/ca.crt", (int)(strrchr(path, '/') - path), path);
+	cr_expect_str_eq(cfg->pod_cache.ca, want);
+	cr_expect_str_eq(cfg->pod_cache.token_file, "/var/run/secrets/token");
+	cr_expect_null(cfg->pod_cache.client_cert);
+	cr_expect_str_eq(cfg->pod_cache.node, "node-1");
+	config_free(cfg);
+	unlink(path);
+	free(path);
+
+	cfg = parse_ok("{\"pod_cache\": {\"server\": \"https://api.example\", \"ca\": \"/ca\","
+		       " \"client_cert\": \"/c\", \"client_key\": \"/k\"}}");
+	cr_expect_str_eq(cfg->pod_cache.client_cert, "/c");
+	cr_expect_str_eq(cfg->pod_cache.client_key, "/k");
+	cr_expect_null(cfg->pod_cache.token_file);
+	cr_expect_null(cfg->pod_cache.node);	/* $NODE_NAME or the host name */
+	config_free(cfg);
+
+	cfg = parse_ok("{}");
+	cr_expect_null(cfg->pod_cache.server);	/* no cache */
+	config_free(cfg);
+}
+
+Test(config_bad, pod_cache)
+{
+#define PC(x) "{\"pod_cache\": {" x "}}"
+	parse_bad_exact(PC("\"ca\": \"/ca\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.server: missing (required)");
+	parse_bad_exact(PC("\"server\": \"http://a:1\", \"ca\": \"/ca\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.server: expected \"https://host[:port]\"");
+	parse_bad_exact(PC("\"server\": \"https://\", \"ca\": \"/ca\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.server: expected \"https://host[:port]\"");
+	parse_bad_exact(PC("\"server\": \"https://a/x?y\", \"ca\": \"/ca\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.server: expected \"https://host[:port]\"");
+	parse_bad_exact(PC("\"server\": \"https://a b\", \"ca\": \"/ca\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.server: spaces or control characters in the URL");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"token_file\": \"/t\""),
+			"t.json: pod_cache.ca: missing (required: the API server's CA)");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\""),
+			"t.json: pod_cache: expected token_file, or client_cert and client_key (one of them)");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\", \"token_file\": \"/t\","
+			   " \"client_cert\": \"/c\", \"client_key\": \"/k\""),
+			"t.json: pod_cache: expected token_file, or client_cert and client_key (one of them)");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\", \"client_cert\": \"/c\""),
+			"t.json: pod_cache: client_cert and client_key go together");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\", \"token_file\": \"\""),
+			"t.json: pod_cache.token_file: expected a file name, got an empty string");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\", \"token_file\": \"/t\", \"node\": \"\""),
+			"t.json: pod_cache.node: expected 1 to 253 bytes");
+	parse_bad_exact(PC("\"server\": \"https://a\", \"ca\": \"/ca\", \"token_file\": \"/t\", \"namespace\": \"x\""),
+			"t.json: pod_cache.namespace: unknown key");
+	parse_bad_exact("{\"pod_cache\": \"https://a\"}", "t.json: pod_cache: expected an object, got a string");
+#undef PC
+}
