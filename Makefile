@@ -37,6 +37,9 @@ DAEMON_SRCS	+= $(wildcard userspace/k8s/*.c)
 CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \
 		   userspace/store.c userspace/approval.c \
 		   userspace/policy.c userspace/sql.c userspace/mask.c
+# the exporter; the CLI renders `session export --format` with its formats
+DAEMON_SRCS	+= $(wildcard userspace/export/*.c)
+CLI_SRCS	+= userspace/export/formats.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -89,6 +92,7 @@ UNIT_DEPS_approval := userspace/approval.c userspace/store.c
 UNIT_DEPS_session := userspace/session.c userspace/store.c userspace/loop.c \
 		     userspace/approval.c userspace/identity.c userspace/policy.c \
 		     userspace/sql.c userspace/mask.c userspace/pods.c userspace/jwt.c
+UNIT_DEPS_export := userspace/store.c userspace/export/formats.c userspace/export/sinks.c
 UNIT_DEPS_pgwire := userspace/proto/pgwire.c userspace/mask.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule

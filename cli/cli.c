@@ -26,6 +26,7 @@ static const struct cmd objects[] = {
 	{ "policy", do_policy,
 	  "policy { show | check FILE | reload | test --identity J --request J | help }" },
 	{ "approval", do_approval, "approval { list | grant ID [--for DUR] | deny ID | help }" },
+	{ "export", do_export, "export { status | help }" },
 	{ "batch", do_batch, "batch file FILE" },
 	{ "version", do_version, "version" },
 	{ "help", do_help, NULL },

@@ -275,6 +275,7 @@ int cli_parse_opts(const char *what, int argc, char **argv, const struct cli_opt
 int do_approval(int argc, char **argv);
 int do_batch(int argc, char **argv);
 int do_conn(int argc, char **argv);
+int do_export(int argc, char **argv);
 int do_map(int argc, char **argv);
 int do_pod(int argc, char **argv);
 int do_policy(int argc, char **argv);

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
+#include "export/formats.h"
 #include "store.h"
 
 #define NS_PER_SEC		1000000000ull
@@ -36,7 +37,8 @@ static const char help_text[] =
 	"                        show ID |\n"
 	"                        replay ID [--speed X] [--raw] [--dir up|down|both] |\n"
 	"                        verify ID [--pubkey FILE] |\n"
-	"                        export ID [--format jsonl|asciicast] | help }\n"
+	"                        export ID [--format jsonl|asciicast|k8s-audit|ocsf|cef] |\n"
+	"                        help }\n"
 	"Recorded sessions, read-only from the store (--store PATH), with or\n"
 	"without the daemon running.\n"
 	"  list    newest first. TIME: RFC 3339 (2026-11-22T10:00:00Z) or\n"
@@ -55,7 +57,9 @@ static const char help_text[] =
 	"          record was altered, removed or reordered, naming it.\n"
 	"  export  jsonl (default): one JSON object per record, chunk bytes\n"
 	"          base64 in \"data\"; asciicast: asciinema v2, down chunks as\n"
-	"          output (\"o\"), up as input (\"i\"), invalid UTF-8 as U+FFFD.\n"
+	"          output (\"o\"), up as input (\"i\"), invalid UTF-8 as U+FFFD;\n"
+	"          k8s-audit, ocsf, cef: each event as the exporter sends it to a\n"
+	"          SIEM, one per line (README \"Export to SIEMs\").\n"
 	"ID: 32 hex digits, or a prefix of at least 8 naming one session.\n"
 	"Exit status: 0 ok; 1 no such session, unreadable store, or verify\n"
 	"found tampering; 2 usage error, including an ambiguous ID prefix.\n";
@@ -960,11 +964,13 @@ out:
 
 /* ---- export ---------------------------------------------------------- */
 
-enum { FMT_JSONL, FMT_ASCIICAST };
+/* the SIEM formats follow, in formats.h's enum fmt_kind order */
+enum { FMT_JSONL, FMT_ASCIICAST, FMT_SIEM };
 
 struct export {
 	FILE *out;
 	int fmt;
+	json_t *meta;		/* the session's value, for the SIEM formats */
 	char id[ID_HEX + 1];
 	uint64_t t0;
 	double last_s;		/* asciicast times never go back */
@@ -1076,6 +1082,36 @@ static int cast_line(struct export *ex, uint64_t t, int d, json_t *text)
 	return err;
 }
 
+/* One event in a SIEM format (formats.c, as the exporter renders it). */
+static int siem_line(struct export *ex, const struct store_read_rec *r)
+{
+	struct fmt_input in = {
+		.sid = ex->id, .seq = r->seq, .time_ns = r->time_ns,
+		.session = ex->meta,
+	};
+	json_t *out;
+	char *text;
+	int err;
+
+	if (r->kind != STORE_REC_EVENT)
+		return 0;
+	in.event = json_loadb((const char *)r->payload, r->len, 0, NULL);
+	if (!json_is_object(in.event)) {
+		json_decref(in.event);
+		in.event = json_pack("{s:s, s:s%}", "type", "unparseable", "raw",
+				     (const char *)r->payload, r->len);
+	}
+	out = in.event ? fmt_render((enum fmt_kind)(ex->fmt - FMT_SIEM), &in) : NULL;
+	text = out ? fmt_text(out) : NULL;
+	err = text ? write_all(ex->out, text, strlen(text)) : -ENOMEM;
+	if (!err)
+		err = write_all(ex->out, "\n", 1);
+	free(text);
+	json_decref(out);
+	json_decref(in.event);
+	return err;
+}
+
 static int export_cb(void *ctx, const struct store_read_rec *r)
 {
 	struct export *ex = ctx;
@@ -1085,6 +1121,8 @@ static int export_cb(void *ctx, const struct store_read_rec *r)
 	int err = 0;
 
 	cli.emitted = true;
+	if (ex->fmt >= FMT_SIEM)
+		return siem_line(ex, r);
 	if (ex->fmt == FMT_ASCIICAST) {
 		if (!chunk || (r->dir != STORE_DIR_UP && r->dir != STORE_DIR_DOWN))
 			return 0;
@@ -1118,9 +1156,10 @@ static int export_cb(void *ctx, const struct store_read_rec *r)
 	return err ? err : write_all(ex->out, "\n", 1);
 }
 
-static int do_export(int argc, char **argv)
+static int do_session_export(int argc, char **argv)
 {
-	static const char *const formats[] = { "jsonl", "asciicast", NULL };
+	static const char *const formats[] = { "jsonl", "asciicast", "k8s-audit",
+					       "ocsf", "cef", NULL };
 	const char *id = NULL, *format = NULL;
 	const struct cli_opt opts[] = {
 		{ "--format", true, &format },
@@ -1143,8 +1182,8 @@ static int do_export(int argc, char **argv)
 	if (format) {
 		ex.fmt = cli_match_name(formats, format);
 		if (ex.fmt < 0)
-			return cli_usage("session", "--format '%s': want jsonl or "
-					 "asciicast", format);
+			return cli_usage("session", "--format '%s': want jsonl, "
+					 "asciicast, k8s-audit, ocsf or cef", format);
 	}
 	s = cli_store_open();
 	if (!s)
@@ -1154,6 +1193,7 @@ static int do_export(int argc, char **argv)
 		goto out;
 	store_sid_format(sid, ex.id);
 	ex.t0 = sid_ns(sid);
+	ex.meta = meta;
 	if (ex.fmt == FMT_ASCIICAST) {
 		snprintf(title, sizeof(title), "sluice session %s (%s)", ex.id,
 			 json_is_string(json_object_get(meta, "target")) ?
@@ -1202,7 +1242,7 @@ static const struct cmd cmds[] = {
 	{ "show", do_show, NULL },
 	{ "replay", do_replay, NULL },
 	{ "verify", do_verify, NULL },
-	{ "export", do_export, NULL },
+	{ "export", do_session_export, NULL },
 	{ "help", do_help, NULL },
 	{ 0 }
 };

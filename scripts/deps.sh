@@ -20,6 +20,8 @@ BUILD_PKGS=(
 TEST_PKGS=(
 	postgresql curl iproute2 nginx-light python3 procps openssl
 	util-linux coreutils rocksdb-tools
+	# a real syslog receiver (TLS, octet-counted framing) for the export tests
+	rsyslog rsyslog-openssl
 )
 
 die() {

@@ -42,11 +42,17 @@ static const char default_text[] =
 static const char *const top_keys[] = {
 	"cgroup", "listen", "fail_mode", "control", "mark", "heartbeat_ms",
 	"stale_ms", "workers", "log_level", "targets", "store", "timeouts",
-	"policy_dir", "identity", "pods", "pod_cache", NULL,
+	"policy_dir", "identity", "pods", "pod_cache", "export", NULL,
 };
 static const char *const top_later[] = {
-	"metrics", "export", NULL,
+	"metrics", NULL,
 };
+static const char *const export_keys[] = {
+	"name", "type", "format", "address", "path", "tls", "token",
+	"token_file", "batch", "max_bytes", "keep", "timeout_ms",
+	"backoff_max_ms", NULL,
+};
+static const char *const export_tls_keys[] = { "ca", "name", NULL };
 static const char *const identity_keys[] = { "issuers", "client_ca", NULL };
 static const char *const issuer_keys[] = { "issuer", "audiences", "keys", NULL };
 static const char *const pod_keys[] = {
@@ -1104,6 +1110,129 @@ static int parse_pod_cache(struct pctx *c, json_t *root, struct config *cfg)
 	return err;
 }
 
+/* One "export" sink: the keys its type takes, defaults for the rest. */
+static int parse_export(struct pctx *c, json_t *v, const char *prefix,
+			struct cfg_export *e)
+{
+	static const char *const types[] = { "file", "syslog", "hec", NULL };
+	static const char *const formats[] = { "k8s-audit", "ocsf", "cef", NULL };
+	char path[CFG_PATH_LEN], tpath[CFG_PATH_LEN];
+	const char *t = NULL, *colon;
+	bool present;
+	json_t *tls;
+	int err, i;
+
+	if (!json_is_object(v))
+		return fail(c, prefix, "expected an object, got %s", type_name(v));
+	e->batch = 100;
+	e->max_bytes = 64ull << 20;
+	e->keep = 5;
+	e->timeout_ms = 10000;
+	e->backoff_max_ms = 30000;
+	err = check_keys(c, v, prefix, export_keys, none);
+	if (!err)
+		err = get_name(c, v, prefix, "name", true, CFG_NAME_MAX, &e->name);
+	join_key(path, sizeof(path), prefix, "name");
+	if (!err && !valid_target_name(e->name))
+		err = fail(c, path, "expected letters, digits, '.', '_' or '-'");
+	if (!err)
+		err = get_name(c, v, prefix, "format", true, 16, &e->format);
+	join_key(path, sizeof(path), prefix, "format");
+	if (!err && !in_list(formats, e->format))
+		err = fail(c, path, "expected \"k8s-audit\", \"ocsf\" or \"cef\"");
+	if (!err)
+		err = get_str(c, v, prefix, "type", false, &t, &present);
+	join_key(path, sizeof(path), prefix, "type");
+	if (!err && !present)
+		err = fail(c, path, "missing (required)");
+	for (i = 0; !err && types[i] && strcmp(types[i], t); i++)
+		;
+	if (!err && !types[i])
+		err = fail(c, path, "expected \"file\", \"syslog\" or \"hec\"");
+	if (err)
+		return err;
+	e->type = (enum export_type)i;
+	err = get_uint(c, v, prefix, "batch", 1, 10000, &e->batch);
+	if (!err)
+		err = get_uint(c, v, prefix, "timeout_ms", 100, 600000, &e->timeout_ms);
+	if (!err)
+		err = get_uint(c, v, prefix, "backoff_max_ms", 100, 3600000,
+			       &e->backoff_max_ms);
+	if (!err)
+		err = get_uint(c, v, prefix, "keep", 0, 100, &e->keep);
+	if (!err)
+		err = get_u64(c, v, prefix, "max_bytes", &e->max_bytes);
+	join_key(path, sizeof(path), prefix, "max_bytes");
+	if (!err && e->max_bytes < 4096)
+		err = fail(c, path, "expected at least 4096");
+	if (!err)
+		err = get_file(c, v, prefix, "path", &e->path);
+	if (!err)
+		err = get_name(c, v, prefix, "address", e->type != EXPORT_FILE, 1024,
+			       &e->address);
+	if (!err)
+		err = get_obj(c, v, prefix, "tls", export_tls_keys, none, &tls);
+	join_key(tpath, sizeof(tpath), prefix, "tls");
+	if (!err && tls)
+		err = get_file(c, tls, tpath, "ca", &e->tls_ca);
+	if (!err && tls)
+		err = get_name(c, tls, tpath, "name", false, 253, &e->tls_name);
+	if (!err && tls && !e->tls_ca)
+		err = fail(c, tpath, "\"ca\" is required");
+	if (!err)
+		err = get_name(c, v, prefix, "token", false, 4096, &e->token);
+	if (!err)
+		err = get_file(c, v, prefix, "token_file", &e->token_file);
+	if (err)
+		return err;
+	/* what the type does not take is refused, not ignored */
+	if (e->type == EXPORT_FILE && !e->path)
+		return fail(c, prefix, "a file sink needs \"path\"");
+	if (e->type == EXPORT_FILE && (e->address || tls || e->token || e->token_file))
+		return fail(c, prefix, "a file sink takes no address, tls or token");
+	if (e->type != EXPORT_FILE && e->path)
+		return fail(c, prefix, "only a file sink takes \"path\"");
+	if (e->type == EXPORT_SYSLOG && (e->token || e->token_file))
+		return fail(c, prefix, "a syslog sink takes no token");
+	colon = e->address ? strrchr(e->address, ':') : NULL;
+	/* a host name is allowed, so only the port is checked here */
+	if (e->type == EXPORT_SYSLOG && (!colon || colon == e->address ||
+					 atoi(colon + 1) <= 0 || atoi(colon + 1) > 65535))
+		return fail(c, prefix, "address: expected host:port");
+	if (e->type == EXPORT_HEC && strncmp(e->address, "http://", 7) &&
+	    strncmp(e->address, "https://", 8))
+		return fail(c, prefix, "address: expected an http:// or https:// URL");
+	if (e->type == EXPORT_HEC && !e->token == !e->token_file)
+		return fail(c, prefix, "a hec sink needs one of \"token\" or "
+			    "\"token_file\"");
+	return 0;
+}
+
+static int parse_exports(struct pctx *c, json_t *root, struct config *cfg)
+{
+	char ipath[32];
+	json_t *arr = json_object_get(root, "export");
+	int err;
+
+	if (!arr)
+		return 0;
+	err = get_array(c, arr, "export", 64, &arr);
+	if (err)
+		return err;
+	cfg->exports = calloc(json_array_size(arr), sizeof(*cfg->exports));
+	if (!cfg->exports)
+		return fail_nomem(c);
+	for (size_t i = 0; i < json_array_size(arr) && !err; i++) {
+		snprintf(ipath, sizeof(ipath), "export[%zu]", i);
+		cfg->n_exports = i + 1;
+		err = parse_export(c, json_array_get(arr, i), ipath, &cfg->exports[i]);
+		for (size_t k = 0; !err && k < i; k++)
+			if (!strcmp(cfg->exports[k].name, cfg->exports[i].name))
+				err = fail(c, ipath, "name repeats export[%zu]", k);
+	}
+	return err;
+}
+
 static int parse_log_level(struct pctx *c, json_t *root, struct config *cfg)
 {
 	enum log_level lvl;
@@ -1174,6 +1303,8 @@ static int parse_root(struct pctx *c, json_t *root, struct config *cfg)
 		err = parse_identity(c, root, cfg);
 	if (!err)
 		err = parse_pods(c, root, cfg);
+	if (!err)
+		err = parse_exports(c, root, cfg);
 	if (!err)
 		err = parse_pod_cache(c, root, cfg);
 	/* targets last: client_auth checks what identity offers */
@@ -1570,6 +1701,21 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_pods; i++)
 		pod_info_free(cfg->pods[i]);
 	free(cfg->pods);
+	for (size_t i = 0; i < cfg->n_exports; i++) {
+		struct cfg_export *e = &cfg->exports[i];
+
+		free(e->name);
+		free(e->format);
+		free(e->path);
+		free(e->address);
+		free(e->tls_ca);
+		free(e->tls_name);
+		if (e->token)
+			memset(e->token, 0, strlen(e->token));
+		free(e->token);
+		free(e->token_file);
+	}
+	free(cfg->exports);
 	free(cfg->pod_cache.server);
 	free(cfg->pod_cache.ca);
 	free(cfg->pod_cache.token_file);

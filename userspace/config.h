@@ -73,6 +73,27 @@ struct cfg_target {
 	unsigned client_auth;	/* enum client_auth bits; default kernel */
 };
 
+enum export_type { EXPORT_FILE, EXPORT_SYSLOG, EXPORT_HEC };
+
+/* One SIEM sink of "export" (README "Export to SIEMs"); absolute paths. */
+struct cfg_export {
+	char *name;
+	enum export_type type;
+	char *format;		/* "k8s-audit", "ocsf" or "cef" */
+	char *path;		/* file: the file written */
+	char *address;		/* syslog: "host:port"; hec: http(s) URL */
+	char *tls_ca;		/* syslog: TLS when set; hec: CA for https */
+	char *tls_name;		/* name the server's certificate must carry;
+				 * NULL: the address's host */
+	char *token;		/* hec: "token" */
+	char *token_file;	/* hec: or a file holding it */
+	uint32_t batch;		/* events per delivery, default 100 */
+	uint64_t max_bytes;	/* file: rotate past this, default 64 MiB */
+	uint32_t keep;		/* file: rotated files kept, default 5 */
+	uint32_t timeout_ms;	/* one delivery, default 10000 */
+	uint32_t backoff_max_ms;	/* retry delay cap, default 30000 */
+};
+
 enum store_mode_cfg {
 	STORE_MODE_STRICT,	/* same order as enum store_mode */
 	STORE_MODE_SYNC,
@@ -123,6 +144,8 @@ struct config {
 	} identity;
 	struct pod_info **pods;	/* the static pod map, source "config" */
 	size_t n_pods;
+	struct cfg_export *exports;	/* "export": SIEM sinks */
+	size_t n_exports;
 	/* "pod_cache": pods of this node from the API server (k8s/podcache.h);
 	 * server NULL: no cache. Absolute paths; token_file or client_cert. */
 	struct {

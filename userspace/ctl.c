@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "export/exporter.h"
 #include "session.h"
 #include "ctl.h"
 #include "fs.h"
@@ -85,7 +86,7 @@ static json_t *status_json(struct ctl_view *v)
 	if (v->st)
 		store_lag(v->st, &lag_n, &lag_ms);
 	return json_pack("{s:{s:i, s:s, s:s, s:I, s:s, s:s, s:o, s:i},"
-			 " s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o, s:n}",
+			 " s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:o, s:o, s:o}",
 			 "daemon", "pid", (int)getpid(), "version", SLUICE_VERSION,
 			 "started", started,
 			 "uptime_s", (json_int_t)(time(NULL) - v->started),
@@ -104,8 +105,7 @@ static json_t *status_json(struct ctl_view *v)
 				 json_pack("{s:s}", "mode", "off"),
 			 "record_lag", v->st ? json_pack("{s:I, s:I}", "records", (json_int_t)lag_n,
 				 "oldest_ms", (json_int_t)lag_ms) : json_null(),
-			 /* no exporter in this version yet */
-			 "export_lag");
+			 "export_lag", exporter_lag(v->ex));
 }
 
 static json_t *policy_show(struct ctl_view *v)
@@ -193,6 +193,8 @@ static json_t *handle(struct ctl_view *v, const json_t *req, uint32_t uid)
 		return json_pack("{s:s}", "error", "request has no \"cmd\" string");
 	if (!strcmp(cmd, "status"))
 		return status_json(v);
+	if (!strcmp(cmd, "export_status"))
+		return exporter_status(v->ex);
 	if (!strcmp(cmd, "target list"))
 		return json_pack("{s:o}", "targets", targets_json(v));
 	if (!strcmp(cmd, "pod list"))

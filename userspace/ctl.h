@@ -12,6 +12,7 @@
 struct config;
 struct redirect;
 struct store;
+struct exporter;
 struct pod_table;
 
 /* What the control socket reports; borrowed, must outlive the ctl thread. */
@@ -19,6 +20,7 @@ struct ctl_view {
 	const struct config *cfg;
 	struct redirect *rd;
 	struct store *st;		/* NULL: recording off */
+	struct exporter *ex;		/* NULL: no export sinks */
 	struct pod_table *pods;		/* static map + pod cache */
 	const char *cgroup;		/* attach point */
 	time_t started;

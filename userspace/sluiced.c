@@ -22,6 +22,7 @@
 #include "config.h"
 #include "conn.h"
 #include "ctl.h"
+#include "export/exporter.h"
 #include "fs.h"
 #include "jwt.h"
 #include "log.h"
@@ -224,6 +225,7 @@ static int run(struct config *cfg)
 	struct proxy px = {};
 	struct beat_args beat = {};
 	struct store *st = NULL;
+	struct exporter *ex = NULL;
 	pthread_t beat_th;
 	int beat_started = 0, n_workers, err = 0, sig;
 	char *mount = NULL;
@@ -330,6 +332,17 @@ static int run(struct config *cfg)
 		log_error("cannot fill the targets map", "{s:s}", "error", strerror(-err));
 		goto out;
 	}
+	{
+		char xerr[512] = "";
+
+		ex = exporter_start(st, cfg, xerr, sizeof(xerr));
+		if (!ex && errno) {
+			err = -errno;
+			log_error("cannot start the exporter", "{s:s}", "error", xerr);
+			goto out;
+		}
+	}
+	view.ex = ex;
 	view.cfg = cfg;
 	view.rd = rd;
 	view.st = st;
@@ -379,6 +392,7 @@ out:
 	 * only then may connections (which own the records) be freed */
 	for (int i = 0; i < MAX_WORKERS; i++)
 		worker_join(workers[i]);
+	exporter_stop(ex);	/* reads the store: before it closes */
 	store_close(st);
 	for (int i = 0; i < MAX_WORKERS; i++)
 		worker_free(workers[i]);

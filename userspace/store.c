@@ -58,6 +58,12 @@
 #define REC_KEY_LEN		(STORE_SID_LEN + 8)
 #define SEAL_KEY_LEN		(8 + STORE_SID_LEN)
 #define TIDX_KEY_LEN		(1 + 8 + STORE_SID_LEN)
+#define FEED_KEY_LEN		(1 + 8)		/* 'f' || feed seq */
+#define FEED_VAL_LEN		(1 + STORE_SID_LEN + 8)
+#define LAST_KEY_LEN		(1 + STORE_SID_LEN)	/* 'l' || sid */
+#define FEED_PRUNE_MAX		100000
+#define FEED_READ_MAX		4096
+#define CURSOR_NAME_MAX		255
 #define NS_PER_MS		1000000ull
 #define NS_PER_DAY		(86400ull * 1000000000ull)
 #define GATE_STOP		(1ull << 63)
@@ -90,10 +96,15 @@ struct end_marker {
 	uint64_t end_ns;
 };
 
-/* The seal chain: hash of the last seal's text, and its key time. */
+/*
+ * The seal chain: hash of the last seal's text, and its key time. It also
+ * carries the export feed's last sequence: both advance inside a batch and
+ * are committed together once the batch is written.
+ */
 struct seal_chain {
 	uint8_t prev[STORE_HASH_LEN];
 	uint64_t last_ns;
+	uint64_t feed;
 };
 
 /* Enqueue time of each stack the recorder took, for store_lag(). */
@@ -114,6 +125,14 @@ struct store {
 	_Atomic uint64_t oldest_ns;	/* enqueue time of the oldest taken */
 	_Atomic uint64_t last_sid_ns;
 	_Atomic int over_budget;
+	_Atomic uint64_t feed_head;	/* last feed sequence written */
+	_Atomic uint64_t retention_held; /* sessions kept back for export */
+
+	/* the live sinks, set by the exporter, read by retention */
+	pthread_mutex_t export_mu;
+	char **export_sinks;
+	size_t n_export_sinks;
+	bool export_told;		/* until then: every cursor stored */
 
 	rocksdb_t *db;
 	rocksdb_options_t *opts;
@@ -714,6 +733,24 @@ static int seal_value_parse(const char *val, size_t vlen, json_t **root,
 }
 
 /*
+ * Append a feed entry to b: 'f' || next feed seq -> tag || ref, where tag
+ * 'e' refers to an event (ref: sid || seq) and 's' to a seal (ref: its
+ * key). c->feed advances with it (committed with the batch).
+ */
+static void feed_put(struct store *s, rocksdb_writebatch_t *b,
+		     struct seal_chain *c, char tag, const uint8_t ref[24])
+{
+	uint8_t key[FEED_KEY_LEN], val[FEED_VAL_LEN];
+
+	key[0] = 'f';
+	put_be64(key + 1, ++c->feed);
+	val[0] = (uint8_t)tag;
+	memcpy(val + 1, ref, FEED_VAL_LEN - 1);
+	rocksdb_writebatch_put_cf(b, s->cf[CF_EXPORT], (char *)key, sizeof(key),
+				  (char *)val, sizeof(val));
+}
+
+/*
  * Add a seal of (sid, records, head) to batch b, advancing the chain c
  * (a copy: the caller commits it once the batch is written).
  */
@@ -758,6 +795,7 @@ static int seal_put(struct store *s, rocksdb_writebatch_t *b,
 	memcpy(key + 8, sid, STORE_SID_LEN);
 	rocksdb_writebatch_put_cf(b, s->cf[CF_SEALS], (char *)key, sizeof(key),
 				  val, strlen(val));
+	feed_put(s, b, c, 's', key);
 	err = sha256(text, (size_t)n, c->prev);
 	c->last_ns = t;
 out:
@@ -807,6 +845,30 @@ out:
 	return e;
 }
 
+/* The last feed sequence in the database: the last 'f' key, 0 if none. */
+static uint64_t feed_last(struct store *s)
+{
+	uint8_t hi[FEED_KEY_LEN];
+	rocksdb_iterator_t *it;
+	uint64_t last = 0;
+
+	if (!s->cf[CF_EXPORT])
+		return 0;
+	hi[0] = 'f';
+	memset(hi + 1, 0xff, 8);
+	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_EXPORT]);
+	rocksdb_iter_seek_for_prev(it, (char *)hi, sizeof(hi));
+	if (rocksdb_iter_valid(it)) {
+		size_t kl;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+
+		if (kl == FEED_KEY_LEN && k[0] == 'f')
+			last = get_be64(k + 1);
+	}
+	rocksdb_iter_destroy(it);
+	return last;
+}
+
 /* ---- open / close --------------------------------------------------- */
 
 static void store_free(struct store *s)
@@ -843,6 +905,10 @@ static void store_free(struct store *s)
 	}
 	free(s->buckets);
 	free(s->gens);
+	for (size_t i = 0; i < s->n_export_sinks; i++)
+		free(s->export_sinks[i]);
+	free(s->export_sinks);
+	pthread_mutex_destroy(&s->export_mu);
 	EVP_PKEY_free(s->key);
 	free(s->path);
 	free(s->seal_key_path);
@@ -854,8 +920,10 @@ static struct store *store_alloc(void)
 	size_t sz = (sizeof(struct store) + 63) & ~(size_t)63;
 	struct store *s = aligned_alloc(64, sz);
 
-	if (s)
+	if (s) {
 		memset(s, 0, sz);
+		pthread_mutex_init(&s->export_mu, NULL);
+	}
 	return s;
 }
 
@@ -1046,6 +1114,9 @@ struct store *store_open(const struct store_opts *o, char *err, size_t errlen)
 	ret = seal_chain_recover(s, err, errlen);
 	if (ret)
 		goto out;
+	/* the feed continues after its last entry */
+	s->seal.feed = feed_last(s);
+	atomic_store(&s->feed_head, s->seal.feed);
 	abs = realpath(o->seal_key, NULL);
 	rocksdb_put_cf(s->db, s->wo, s->cf[CF_DEFAULT], DEFAULT_KEY_SEAL,
 		       strlen(DEFAULT_KEY_SEAL), abs ? abs : o->seal_key,
@@ -1568,6 +1639,17 @@ static int end_put(struct store *s, rocksdb_writebatch_t *b,
 	if (ret)
 		goto out;
 	ret = seal_put(s, b, sc, m->rec.sid, m->records, m->head, 1);
+	if (!ret) {
+		/* the final seal is the session's last feed entry: retention
+		 * compares this with the sinks' cursors */
+		uint8_t lk[LAST_KEY_LEN], lv[8];
+
+		lk[0] = 'l';
+		memcpy(lk + 1, m->rec.sid, STORE_SID_LEN);
+		put_be64(lv, sc->feed);
+		rocksdb_writebatch_put_cf(b, s->cf[CF_EXPORT], (char *)lk,
+					  sizeof(lk), (char *)lv, sizeof(lv));
+	}
 out:
 	free(old);
 	free(val);
@@ -1611,6 +1693,9 @@ static void write_pending(struct store *s)
 		rocksdb_writebatch_putv_cf(b, s->cf[r->hdr[8] == STORE_REC_EVENT ?
 						    CF_EVENTS : CF_CHUNKS],
 					   1, kp, kl, 2, vp, vl);
+		/* events (not chunks) are what the exporter sends */
+		if (r->hdr[8] == STORE_REC_EVENT)
+			feed_put(s, b, &sc, 'e', key);
 		bytes += STORE_HDR_LEN + r->len;
 	}
 	stop = r;
@@ -1623,6 +1708,7 @@ static void write_pending(struct store *s)
 		err = rdb_log(&e, "recorder write");
 	else
 		s->seal = sc;
+	atomic_store(&s->feed_head, s->seal.feed);
 	s->wal_dirty = true;
 
 	for (r = first; r != stop; r = n) {
@@ -1677,23 +1763,132 @@ static void seal_open_sessions(struct store *s)
 		return;
 	}
 	s->seal = sc;
+	atomic_store(&s->feed_head, s->seal.feed);
 	s->wal_dirty = true;
 	for (size_t i = 0; i < s->n_buckets; i++)
 		for (struct sess *x = s->buckets[i]; x; x = x->next)
 			x->sealed = x->sealing;
 }
 
-/* Does the export family hold any cursor? */
-static bool export_has_cursors(struct store *s)
+/*
+ * The lowest cursor of the live sinks (a sink without a cursor counts as
+ * 0). False when there is no live sink: then nothing waits for export.
+ */
+static bool export_min_cursor(struct store *s, uint64_t *min)
+{
+	bool any = false;
+
+	*min = UINT64_MAX;
+	pthread_mutex_lock(&s->export_mu);
+	if (!s->export_told) {
+		/* the run at open comes before the exporter has started:
+		 * every sink that ever took anything counts */
+		json_t *all = store_export_cursor_list(s), *v;
+		const char *k;
+
+		if (!all) {
+			*min = 0;
+			any = true;
+		}
+		json_object_foreach(all, k, v) {
+			if ((uint64_t)json_integer_value(v) < *min)
+				*min = (uint64_t)json_integer_value(v);
+			any = true;
+		}
+		json_decref(all);
+	}
+	for (size_t i = 0; i < s->n_export_sinks; i++) {
+		uint64_t c = 0;
+		int err = store_export_cursor_get(s, s->export_sinks[i], &c);
+
+		if (err && err != -ENOENT)
+			c = 0;		/* unreadable: assume nothing sent */
+		if (c < *min)
+			*min = c;
+		any = true;
+	}
+	pthread_mutex_unlock(&s->export_mu);
+	return any;
+}
+
+/*
+ * Has sid feed entries after minc? Its 'l' key names its last one; a
+ * session without one never ended (the daemon died), so it counts as
+ * pending while any sink is behind the head at all.
+ */
+static bool export_pending(struct store *s, const uint8_t sid[STORE_SID_LEN],
+			   uint64_t minc)
+{
+	uint8_t lk[LAST_KEY_LEN];
+	char *v, *e = NULL;
+	size_t vl = 0;
+	bool pending;
+
+	lk[0] = 'l';
+	memcpy(lk + 1, sid, STORE_SID_LEN);
+	v = rocksdb_get_cf(s->db, s->ro, s->cf[CF_EXPORT], (char *)lk,
+			   sizeof(lk), &vl, &e);
+	if (e) {
+		rdb_log(&e, "retention: export state");
+		return true;
+	}
+	if (v && vl == 8)
+		pending = get_be64((uint8_t *)v) > minc;
+	else
+		pending = minc < atomic_load(&s->feed_head);
+	free(v);
+	return pending;
+}
+
+/*
+ * Drop feed entries from the front whose session is gone and that every
+ * live sink has passed; stop at the first one still needed, and never
+ * drop the last (the next open numbers on from it). Entries of a
+ * deleted session behind a kept one stay until that one goes (readers
+ * skip entries whose record is gone).
+ */
+static void feed_prune(struct store *s, rocksdb_writebatch_t *b, uint64_t minc)
 {
 	rocksdb_iterator_t *it;
-	bool any;
+	size_t n = 0;
+	char *e = NULL;
 
+	rocksdb_writebatch_clear(b);
 	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_EXPORT]);
-	rocksdb_iter_seek_to_first(it);
-	any = rocksdb_iter_valid(it);
+	for (rocksdb_iter_seek(it, "f", 1); rocksdb_iter_valid(it) &&
+	     n < FEED_PRUNE_MAX; rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vl);
+		const uint8_t *sid;
+		json_t *sv;
+
+		if (!kl || k[0] != 'f')
+			break;
+		/* the last entry stays: it is where the numbering resumes */
+		if (kl == FEED_KEY_LEN && (get_be64(k + 1) > minc ||
+					   get_be64(k + 1) >= atomic_load(&s->feed_head)))
+			break;
+		if (kl == FEED_KEY_LEN && vl == FEED_VAL_LEN) {
+			sid = v[0] == 's' ? v + 9 : v + 1;
+			if (sess_find(s, sid))
+				break;
+			sv = store_session_get(s, sid);
+			if (sv || errno != ENOENT) {
+				json_decref(sv);
+				break;
+			}
+		}
+		rocksdb_writebatch_delete_cf(b, s->cf[CF_EXPORT], (const char *)k, kl);
+		n++;
+	}
 	rocksdb_iter_destroy(it);
-	return any;
+	if (n) {
+		rocksdb_write(s->db, s->wo, b, &e);
+		if (e)
+			rdb_log(&e, "retention: feed");
+	}
+	rocksdb_writebatch_clear(b);
 }
 
 /* Delete one session's records, `sessions` value and index keys, into b. */
@@ -1724,6 +1919,13 @@ static void retention_delete(struct store *s, rocksdb_writebatch_t *b,
 	rocksdb_writebatch_delete_cf(b, s->cf[CF_SESSIONS], lo, sizeof(lo));
 	rocksdb_writebatch_delete_cf(b, s->cf[CF_INDEX], (const char *)tkey,
 				     TIDX_KEY_LEN);
+	{
+		char lk[LAST_KEY_LEN];
+
+		lk[0] = 'l';
+		memcpy(lk + 1, sid, STORE_SID_LEN);
+		rocksdb_writebatch_delete_cf(b, s->cf[CF_EXPORT], lk, sizeof(lk));
+	}
 	json_decref(v);
 	free(val);
 }
@@ -1733,28 +1935,25 @@ static void retention_delete(struct store *s, rocksdb_writebatch_t *b,
  * through the 't' index. Seals stay: they are small and are the evidence
  * that the deleted sessions existed.
  *
- * Rule for the export issue: a session not yet exported to every sink (its
- * key past a sink's cursor in the `export` family) must not be deleted
- * here; stop at the lowest cursor and raise an alarm instead. There are no
- * sinks yet, so an empty `export` family is all this checks.
+ * A session not yet exported to every live sink (feed entries past a
+ * sink's cursor) is kept back, logged as an error and counted
+ * (store_export_held()): the recording is the only copy of that
+ * evidence. Then the feed's front is pruned of deleted sessions.
  */
 static void retention_run(struct store *s)
 {
 	rocksdb_writebatch_t *b = s->batch;
 	rocksdb_iterator_t *it;
-	uint64_t now = now_ns(), cutoff, deleted = 0;
+	uint64_t now = now_ns(), cutoff, deleted = 0, held = 0, minc;
 	size_t in_batch = 0;
 	char *e = NULL;
+	bool sinks = export_min_cursor(s, &minc);
 
 	if (!s->retention_days)
-		return;
+		goto prune;
 	if ((uint64_t)s->retention_days * NS_PER_DAY >= now)
-		return;
+		goto prune;
 	cutoff = now - (uint64_t)s->retention_days * NS_PER_DAY;
-	if (export_has_cursors(s)) {
-		log_warn("store: retention waits for the export rule", NULL);
-		return;
-	}
 	rocksdb_writebatch_clear(b);
 	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_INDEX]);
 	for (rocksdb_iter_seek(it, "t", 1); rocksdb_iter_valid(it);
@@ -1771,6 +1970,10 @@ static void retention_run(struct store *s)
 		/* a session still being recorded keeps its chain whole */
 		if (sess_find(s, k + 9))
 			continue;
+		if (sinks && export_pending(s, k + 9, minc)) {
+			held++;
+			continue;
+		}
 		retention_delete(s, b, k);
 		deleted++;
 		if (++in_batch == RETENTION_BATCH) {
@@ -1792,6 +1995,14 @@ static void retention_run(struct store *s)
 		log_info("store: retention deleted sessions", "{s:I, s:i}",
 			 "sessions", (json_int_t)deleted, "days",
 			 (int)s->retention_days);
+	atomic_store(&s->retention_held, held);
+	if (held)
+		log_error("store: retention keeps sessions a sink has not "
+			  "exported yet", "{s:I, s:I, s:i}", "sessions",
+			  (json_int_t)held, "lowest_cursor", (json_int_t)minc,
+			  "days", (int)s->retention_days);
+prune:
+	feed_prune(s, b, minc);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -2189,6 +2400,262 @@ int store_records(struct store *s, const uint8_t sid[STORE_SID_LEN],
 	uint64_t bad;
 
 	return walk_records(s, sid, records_cb, &c, &bad);
+}
+
+/* ---- export feed ---------------------------------------------------- */
+
+/* Resolve one feed value into it (json malloc'd into *buf); -ENOENT when
+ * the record it names is gone (retention), -EBADMSG when malformed. */
+static int feed_resolve(struct store *s, const uint8_t *v, size_t vl,
+			struct store_feed_item *it, char **buf)
+{
+	struct store_read_rec r;
+	char *val, *e = NULL;
+	size_t len = 0;
+	int cf, ret;
+
+	*buf = NULL;
+	if (vl != FEED_VAL_LEN || (v[0] != 'e' && v[0] != 's'))
+		return -EBADMSG;
+	cf = v[0] == 'e' ? CF_EVENTS : CF_SEALS;
+	if (!s->cf[cf])
+		return -ENOENT;
+	val = rocksdb_get_cf(s->db, s->ro, s->cf[cf], (const char *)v + 1,
+			     FEED_VAL_LEN - 1, &len, &e);
+	if (e)
+		return rdb_log(&e, "feed read");
+	if (!val)
+		return -ENOENT;
+	if (v[0] == 'e') {
+		it->kind = STORE_FEED_EVENT;
+		memcpy(it->sid, v + 1, STORE_SID_LEN);
+		it->seq = get_be64(v + 1 + STORE_SID_LEN);
+		ret = rec_decode(CF_EVENTS, v + 1, REC_KEY_LEN, (uint8_t *)val,
+				 len, &r);
+		if (ret) {
+			free(val);
+			return ret;
+		}
+		it->time_ns = r.time_ns;
+		/* the payload to the front, so *buf is what it->json names */
+		memmove(val, r.payload, r.len);
+		it->len = r.len;
+	} else {
+		if (len > SEAL_VALUE_MAX) {
+			free(val);
+			return -EBADMSG;
+		}
+		it->kind = STORE_FEED_SEAL;
+		memcpy(it->sid, v + 9, STORE_SID_LEN);
+		it->seq = 0;
+		it->time_ns = get_be64(v + 1);
+		it->len = len;
+	}
+	it->json = val;
+	*buf = val;
+	return 0;
+}
+
+int store_feed_read(struct store *s, uint64_t after, size_t max,
+		    int (*fn)(void *ctx, const struct store_feed_item *it),
+		    void *ctx, uint64_t *last)
+{
+	uint8_t from[FEED_KEY_LEN];
+	rocksdb_iterator_t *it;
+	size_t scanned = 0;
+	char *e = NULL;
+	int n = 0;
+
+	*last = after;
+	if (!s->cf[CF_EXPORT] || after == UINT64_MAX)
+		return 0;
+	from[0] = 'f';
+	put_be64(from + 1, after + 1);
+	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_EXPORT]);
+	for (rocksdb_iter_seek(it, (char *)from, sizeof(from));
+	     rocksdb_iter_valid(it) && (size_t)n < max &&
+	     scanned < FEED_READ_MAX; rocksdb_iter_next(it), scanned++) {
+		size_t kl, vl;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vl);
+		struct store_feed_item fi = { 0 };
+		char *buf;
+		int ret;
+
+		if (!kl || k[0] != 'f')
+			break;
+		if (kl != FEED_KEY_LEN)
+			continue;
+		fi.fseq = get_be64(k + 1);
+		ret = feed_resolve(s, v, vl, &fi, &buf);
+		if (ret == -ENOENT || ret == -EBADMSG) {
+			/* gone or broken: nothing to send, step over it */
+			if (ret == -EBADMSG)
+				log_error("store: malformed feed entry", "{s:I}",
+					  "feed_seq", (json_int_t)fi.fseq);
+			*last = fi.fseq;
+			continue;
+		}
+		if (ret) {
+			n = ret;
+			break;
+		}
+		ret = fn(ctx, &fi);
+		free(buf);
+		if (ret)
+			break;
+		*last = fi.fseq;
+		n++;
+	}
+	rocksdb_iter_get_error(it, &e);
+	if (e && n >= 0)
+		n = rdb_log(&e, "feed read");
+	free(e);
+	rocksdb_iter_destroy(it);
+	return n;
+}
+
+uint64_t store_feed_head(struct store *s)
+{
+	return s->readonly ? feed_last(s) : atomic_load(&s->feed_head);
+}
+
+static int cursor_key(const char *name, char *key, size_t *kl)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || n > CURSOR_NAME_MAX)
+		return -EINVAL;
+	key[0] = 'c';
+	memcpy(key + 1, name, n);
+	*kl = n + 1;
+	return 0;
+}
+
+int store_export_cursor_get(struct store *s, const char *name, uint64_t *seq)
+{
+	char key[CURSOR_NAME_MAX + 1], *v, *e = NULL;
+	size_t kl, vl = 0;
+	int ret = cursor_key(name, key, &kl);
+
+	if (ret)
+		return ret;
+	if (!s->cf[CF_EXPORT])
+		return -ENOENT;
+	v = rocksdb_get_cf(s->db, s->ro, s->cf[CF_EXPORT], key, kl, &vl, &e);
+	if (e)
+		return rdb_log(&e, "cursor get");
+	if (!v)
+		return -ENOENT;
+	if (vl == 8)
+		*seq = get_be64((uint8_t *)v);
+	else
+		ret = -EBADMSG;
+	free(v);
+	return ret;
+}
+
+int store_export_cursor_set(struct store *s, const char *name, uint64_t seq)
+{
+	char key[CURSOR_NAME_MAX + 1], *e = NULL;
+	uint8_t v[8];
+	size_t kl;
+	int ret = cursor_key(name, key, &kl);
+
+	if (ret)
+		return ret;
+	if (s->readonly)
+		return -EROFS;
+	put_be64(v, seq);
+	rocksdb_put_cf(s->db, s->wo, s->cf[CF_EXPORT], key, kl, (char *)v,
+		       sizeof(v), &e);
+	return e ? rdb_log(&e, "cursor set") : 0;
+}
+
+int store_export_sinks(struct store *s, const char *const *names, size_t n)
+{
+	char **copy = n ? calloc(n, sizeof(*copy)) : NULL;
+	char **old;
+	size_t n_old;
+
+	if (n && !copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = strdup(names[i]);
+		if (!copy[i]) {
+			while (i--)
+				free(copy[i]);
+			free(copy);
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&s->export_mu);
+	old = s->export_sinks;
+	n_old = s->n_export_sinks;
+	s->export_sinks = copy;
+	s->n_export_sinks = n;
+	s->export_told = true;
+	pthread_mutex_unlock(&s->export_mu);
+	for (size_t i = 0; i < n_old; i++)
+		free(old[i]);
+	free(old);
+	return 0;
+}
+
+uint64_t store_export_held(struct store *s)
+{
+	return atomic_load(&s->retention_held);
+}
+
+json_t *store_export_cursor_list(struct store *s)
+{
+	rocksdb_iterator_t *it;
+	json_t *o = json_object();
+
+	if (!o || !s->cf[CF_EXPORT])
+		return o;
+	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[CF_EXPORT]);
+	for (rocksdb_iter_seek(it, "c", 1); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vl);
+		char name[CURSOR_NAME_MAX + 1];
+
+		if (!kl || k[0] != 'c')
+			break;
+		if (kl < 2 || kl > CURSOR_NAME_MAX + 1 || vl != 8)
+			continue;
+		memcpy(name, k + 1, kl - 1);
+		name[kl - 1] = '\0';
+		json_object_set_new(o, name, json_integer((json_int_t)get_be64(v)));
+	}
+	rocksdb_iter_destroy(it);
+	return o;
+}
+
+static int first_time_cb(void *ctx, const struct store_feed_item *it)
+{
+	*(uint64_t *)ctx = it->time_ns;
+	return 0;
+}
+
+int store_export_lag(struct store *s, uint64_t cursor, uint64_t *entries,
+		     uint64_t *age_ms)
+{
+	uint64_t head = store_feed_head(s), t = 0, last;
+	int n;
+
+	*entries = head > cursor ? head - cursor : 0;
+	*age_ms = 0;
+	if (!*entries)
+		return 0;
+	n = store_feed_read(s, cursor, 1, first_time_cb, &t, &last);
+	if (n < 0)
+		return n;
+	if (n && t && now_ns() > t)
+		*age_ms = (now_ns() - t) / NS_PER_MS;
+	return 0;
 }
 
 /* ---- verify --------------------------------------------------------- */

@@ -34,6 +34,13 @@
  *
  * Index family keys: 't' || start ns u64 BE || sid;  'g' || target || 0 ||
  * sid;  'u' || user || 0 || sid. Values empty.
+ *
+ * Export family: the feed, one global order of what leaves the node.
+ *   'f' || feed seq u64 BE (from 1) -> 'e' || sid || seq  (an event)
+ *                                    or 's' || seal key    (a seal)
+ *   written by the recorder in the same batch as the record it names;
+ *   'c' || sink name -> u64 BE: the last feed seq the sink has taken;
+ *   'l' || sid -> u64 BE: the session's last feed seq (its final seal).
  */
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
@@ -191,6 +198,65 @@ char *store_pubkey_path(struct store *s);
 
 /* The seal public key in PEM (caller frees), from <seal_key>.pub. */
 char *store_seal_pubkey(const char *seal_key_path);
+
+/* ---- export feed (exporter, CLI) ------------------------------------ */
+
+enum store_feed_kind { STORE_FEED_EVENT = 1, STORE_FEED_SEAL = 2 };
+
+/* One feed entry resolved; pointers valid during the callback. */
+struct store_feed_item {
+	uint64_t fseq;			/* its feed sequence */
+	int kind;			/* STORE_FEED_* */
+	uint8_t sid[STORE_SID_LEN];
+	uint64_t seq;			/* event: seq in its session; seal: 0 */
+	uint64_t time_ns;		/* event: record time; seal: seal time */
+	const char *json;		/* event: its JSON text; seal: the
+					 * stored {"payload","sig"} value */
+	size_t len;
+};
+
+/*
+ * Call fn for feed entries after feed seq `after`, in order, at most max
+ * of them (and at most a few thousand entries looked at per call).
+ * Entries whose record retention deleted are stepped over. fn returning
+ * nonzero stops before that entry counts. *last is the feed seq of the
+ * last entry delivered or stepped over (`after` when none): the cursor
+ * to save once everything delivered is safe. Returns the number of
+ * entries given to fn, or -errno.
+ */
+int store_feed_read(struct store *s, uint64_t after, size_t max,
+		    int (*fn)(void *ctx, const struct store_feed_item *it),
+		    void *ctx, uint64_t *last);
+
+/* The last feed seq written (0: empty feed). Read-only opens see what was
+ * there when they opened. */
+uint64_t store_feed_head(struct store *s);
+
+/* A sink's cursor (the last feed seq it has taken): 0, -ENOENT (none
+ * yet: it starts at the front of the feed), -EINVAL (name empty or over
+ * 255 bytes), or another -errno. set writes it (WAL, like the records). */
+int store_export_cursor_get(struct store *s, const char *name, uint64_t *seq);
+int store_export_cursor_set(struct store *s, const char *name, uint64_t seq);
+
+/*
+ * The live sinks (names copied): retention keeps back sessions with feed
+ * entries past the lowest of their cursors, logs it as an error, and
+ * counts them (store_export_held(): sessions kept at the last run). With
+ * no live sink nothing is kept back; until this is first called (the run
+ * at open), every cursor stored counts. Returns 0 or -ENOMEM.
+ */
+int store_export_sinks(struct store *s, const char *const *names, size_t n);
+uint64_t store_export_held(struct store *s);
+
+/* Every cursor in the store as a new object {name: feed seq}, or NULL
+ * with errno set. */
+json_t *store_export_cursor_list(struct store *s);
+
+/* How far a sink at cursor is behind: feed entries after it (head -
+ * cursor) and the age in ms of the first one not taken yet (0: none).
+ * Returns 0 or -errno. */
+int store_export_lag(struct store *s, uint64_t cursor, uint64_t *entries,
+		     uint64_t *age_ms);
 
 /* ---- approvals ------------------------------------------------------ */
 

@@ -1906,9 +1906,9 @@ Test(session, export_asciicast)
 		json_decref(ev[i]);
 	run_free(&r);
 
-	r = jrun("session", "export", id_b, "--format", "ocsf");
+	r = jrun("session", "export", id_b, "--format", "leef");
 	cr_assert_eq(r.rc, CLI_USAGE);
-	assert_json_error(&r, "want jsonl or asciicast");
+	assert_json_error(&r, "want jsonl, asciicast, k8s-audit, ocsf or cef");
 	run_free(&r);
 }
 

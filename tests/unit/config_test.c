@@ -441,7 +441,7 @@ Test(config_bad, unknown_key_is_escaped)
 Test(config_bad, unsupported_top_level_keys)
 {
 	static const char *const keys[] = {
-		"metrics", "export",
+		"metrics",
 	};
 	char text[128], want[128];
 
@@ -1207,4 +1207,73 @@ Test(config_bad, pod_cache)
 			"t.json: pod_cache.namespace: unknown key");
 	parse_bad_exact("{\"pod_cache\": \"https://a\"}", "t.json: pod_cache: expected an object, got a string");
 #undef PC
+}
+
+Test(config_good, export)
+{
+	struct config *cfg = parse_ok(
+		"{\"export\": ["
+		"{\"name\": \"siem\", \"type\": \"syslog\", \"format\": \"k8s-audit\","
+		" \"address\": \"127.0.10.5:6514\", \"tls\": {\"ca\": \"/ca.crt\"}},"
+		"{\"name\": \"splunk\", \"type\": \"hec\", \"format\": \"ocsf\","
+		" \"address\": \"https://127.0.10.6:8088\", \"token_file\": \"/t\","
+		" \"batch\": 7, \"backoff_max_ms\": 2000, \"timeout_ms\": 500},"
+		"{\"name\": \"f\", \"type\": \"file\", \"format\": \"cef\","
+		" \"path\": \"/var/log/sluice.cef\", \"max_bytes\": 8192, \"keep\": 2}]}");
+
+	cr_assert_eq(cfg->n_exports, 3);
+	cr_expect_str_eq(cfg->exports[0].name, "siem");
+	cr_expect_eq(cfg->exports[0].type, EXPORT_SYSLOG);
+	cr_expect_str_eq(cfg->exports[0].format, "k8s-audit");
+	cr_expect_str_eq(cfg->exports[0].tls_ca, "/ca.crt");
+	cr_expect_eq(cfg->exports[0].batch, 100);
+	cr_expect_eq(cfg->exports[0].backoff_max_ms, 30000);
+	cr_expect_eq(cfg->exports[1].type, EXPORT_HEC);
+	cr_expect_str_eq(cfg->exports[1].token_file, "/t");
+	cr_expect_eq(cfg->exports[1].batch, 7);
+	cr_expect_eq(cfg->exports[1].backoff_max_ms, 2000);
+	cr_expect_eq(cfg->exports[1].timeout_ms, 500);
+	cr_expect_eq(cfg->exports[2].type, EXPORT_FILE);
+	cr_expect_str_eq(cfg->exports[2].path, "/var/log/sluice.cef");
+	cr_expect_eq(cfg->exports[2].max_bytes, 8192);
+	cr_expect_eq(cfg->exports[2].keep, 2);
+	config_free(cfg);
+}
+
+Test(config_bad, export)
+{
+#define EX(x) "{\"export\": [{" x "}]}"
+#define SY "\"name\": \"s\", \"type\": \"syslog\", \"format\": \"cef\", "
+	parse_bad_exact(EX("\"type\": \"file\", \"format\": \"cef\", \"path\": \"/x\""),
+			"t.json: export[0].name: missing (required)");
+	parse_bad_exact(EX("\"name\": \"a b\", \"type\": \"file\", \"format\": \"cef\", \"path\": \"/x\""),
+			"t.json: export[0].name: expected letters, digits, '.', '_' or '-'");
+	parse_bad_exact(EX("\"name\": \"a\", \"type\": \"file\", \"format\": \"leef\", \"path\": \"/x\""),
+			"t.json: export[0].format: expected \"k8s-audit\", \"ocsf\" or \"cef\"");
+	parse_bad_exact(EX("\"name\": \"a\", \"type\": \"kafka\", \"format\": \"cef\""),
+			"t.json: export[0].type: expected \"file\", \"syslog\" or \"hec\"");
+	parse_bad_exact(EX("\"name\": \"a\", \"type\": \"file\", \"format\": \"cef\""),
+			"t.json: export[0]: a file sink needs \"path\"");
+	parse_bad_exact(EX(SY "\"address\": \"127.0.0.1\""),
+			"t.json: export[0]: address: expected host:port");
+	parse_bad_exact(EX(SY "\"address\": \"h:1\", \"token\": \"x\""),
+			"t.json: export[0]: a syslog sink takes no token");
+	parse_bad_exact(EX(SY "\"address\": \"h:1\", \"tls\": {\"name\": \"x\"}"),
+			"t.json: export[0].tls: \"ca\" is required");
+	parse_bad_exact(EX(SY "\"address\": \"h:1\", \"tls\": {\"ca\": \"/c\", \"crl\": 1}"),
+			"t.json: export[0].tls.crl: unknown key");
+	parse_bad_exact(EX("\"name\": \"h\", \"type\": \"hec\", \"format\": \"ocsf\", \"address\": \"ftp://x\", \"token\": \"t\""),
+			"t.json: export[0]: address: expected an http:// or https:// URL");
+	parse_bad_exact(EX("\"name\": \"h\", \"type\": \"hec\", \"format\": \"ocsf\", \"address\": \"http://x\""),
+			"t.json: export[0]: a hec sink needs one of \"token\" or \"token_file\"");
+	parse_bad_exact(EX(SY "\"address\": \"h:1\", \"batch\": 0"),
+			"t.json: export[0].batch: expected an integer from 1 to 10000, got 0");
+	parse_bad_exact(EX(SY "\"address\": \"h:1\", \"sink\": 0"),
+			"t.json: export[0].sink: unknown key");
+	parse_bad_exact("{\"export\": [{\"name\": \"a\", \"type\": \"file\", \"format\": \"cef\", \"path\": \"/x\"},"
+			" {\"name\": \"a\", \"type\": \"file\", \"format\": \"cef\", \"path\": \"/y\"}]}",
+			"t.json: export[1]: name repeats export[0]");
+	parse_bad_exact("{\"export\": {}}", "t.json: export: expected an array, got an object");
+#undef SY
+#undef EX
 }
