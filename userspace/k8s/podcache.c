@@ -706,10 +706,11 @@ out:
 }
 
 /*
- * One GET into r. Returns 0 when the transfer completed with HTTP 200,
- * -ECONNREFUSED-like errors for transport failures (logged), -EPROTO for
- * another status (logged with the start of the body), -ECANCELED when
- * stopping.
+ * One GET into r. Returns 0 when the transfer completed with HTTP 200 (or
+ * a watch asked for a new list: r->relist), -ECONNRESET for a transport
+ * failure, -ESTALE for HTTP 410, -EPROTO for another status, -E2BIG for
+ * an answer over its bound (all logged), -ECANCELED when stopping, or
+ * -errno when the token file cannot be used.
  */
 static int get(struct podcache *pc, const char *url, struct rx *r, long timeout_ms)
 {
