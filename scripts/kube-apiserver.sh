@@ -56,8 +56,12 @@ if [[ -x $BIN && -z $(missing_pkgs) ]]; then
 	exit 0
 fi
 
-[[ ${EUID:-$(id -u)} -eq 0 ]] ||
-	die "$BIN is not built yet and building it needs root (apt-get, $CACHE)"
+if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
+	what=$(missing_pkgs)
+	what=${what:+install $what}
+	[[ -x $BIN ]] || what+="${what:+ and }build $BIN"
+	die "needs root to $what"
+fi
 command -v dpkg-query >/dev/null 2>&1 || die "not a Debian system (no dpkg-query)"
 mkdir -p "$CACHE"
 exec 9>"$CACHE/kube-apiserver.lock"
@@ -144,7 +148,7 @@ src=$gopath/src/k8s.io/kubernetes
 [[ -f $REFLECT2/reflect2.go ]] || die "$REFLECT2 missing (golang-github-modern-go-reflect2-dev)"
 rm -rf "$src/vendor/github.com/modern-go/reflect2"
 cp -r "$REFLECT2" "$src/vendor/github.com/modern-go/reflect2"
-export GOPATH=$gopath GO111MODULE=off GOFLAGS= GOCACHE=$WORK/gocache \
+export GOPATH=$gopath GO111MODULE=off GOFLAGS='' GOCACHE=$WORK/gocache \
 	GOTOOLCHAIN=local CGO_ENABLED=0 KUBE_VERBOSE=0
 echo "kube-apiserver.sh: building kube-apiserver $KUBE_VERSION with $(go version | awk '{print $3}') (a few minutes)" >&2
 # The OpenAPI definitions are generated, not in the tarball.

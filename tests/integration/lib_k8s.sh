@@ -82,10 +82,11 @@ _kube_pki() {
 		"IP:$addr,IP:$KUBE_SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	KUBE_SERVING_CERT=$PKI/kube-apiserver.crt
 	KUBE_SERVING_KEY=$PKI/kube-apiserver.key
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" \
-		>"$PKI/sa.log" 2>&1 &&
-		openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" >>"$PKI/sa.log" 2>&1 ||
+	if ! openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" \
+		>"$PKI/sa.log" 2>&1 ||
+		! openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" >>"$PKI/sa.log" 2>&1; then
 		fail "openssl: cannot make the service-account key pair: $(cat "$PKI/sa.log")"
+	fi
 	KUBE_SA_KEY=$PKI/sa.key
 	KUBE_SA_PUB=$PKI/sa.pub
 	kube_user kube-admin sluice-test-admin system:masters
@@ -116,7 +117,7 @@ _kube_cleanup() {
 	fi
 	_kube_stop_pid "$KUBE_PID"
 	_kube_stop_pid "$KUBE_ETCD_PID"
-	KUBE_PID= KUBE_ETCD_PID=
+	KUBE_PID='' KUBE_ETCD_PID=''
 }
 
 _kube_readyz() {
@@ -194,6 +195,7 @@ EOF
 	# ServiceAccount admission is off: it wants the token controller of a
 	# controller manager, and none runs here (tests create their
 	# ServiceAccounts themselves).
+	# shellcheck disable=SC2054 # commas inside flag values
 	KUBE_ARGS=(
 		--bind-address="$addr" --secure-port="$port" --advertise-address="$addr"
 		--insecure-port=0
