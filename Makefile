@@ -95,6 +95,7 @@ UNIT_DEPS_session := userspace/session.c userspace/store.c userspace/loop.c \
 UNIT_DEPS_export := userspace/store.c userspace/export/formats.c userspace/export/sinks.c
 UNIT_DEPS_pgwire := userspace/proto/pgwire.c userspace/mask.c
 UNIT_DEPS_http	 := userspace/proto/http.c
+UNIT_DEPS_k8sreq := userspace/proto/k8sreq.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))
