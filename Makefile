@@ -32,6 +32,8 @@ LIB_SRCS	:= $(wildcard userspace/lib/*.c)
 # the proxy: everything in userspace/ but its main
 DAEMON_SRCS	:= $(filter-out userspace/sluiced.c,$(wildcard userspace/*.c))
 DAEMON_SRCS	+= $(wildcard userspace/k8s/*.c)
+# protocol modules (proto/proto.h is conn.c's one hook for them)
+DAEMON_SRCS	+= userspace/proto/pgwire.c userspace/proto/postgres.c
 # the CLI reads recordings through store.c, read-only, and decides with the
 # policy engine itself (check, test --dir); no other proxy code
 CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \
@@ -96,6 +98,7 @@ UNIT_DEPS_export := userspace/store.c userspace/export/formats.c userspace/expor
 UNIT_DEPS_pgwire := userspace/proto/pgwire.c userspace/mask.c
 UNIT_DEPS_http	 := userspace/proto/http.c
 UNIT_DEPS_k8sreq := userspace/proto/k8sreq.c
+UNIT_DEPS_kstream := userspace/proto/kstream.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))

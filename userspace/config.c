@@ -70,10 +70,10 @@ static const char *const tls_keys[] = {
 };
 static const char *const cert_keys[] = { "cert", "key", NULL };
 static const char *const credential_keys[] = {
-	"client_cert", "client_key", NULL,
+	"client_cert", "client_key", "user", "password_file", NULL,
 };
 static const char *const credential_later[] = {
-	"user", "password_file", "token_file", NULL,
+	"token_file", NULL,
 };
 static const char *const listen_keys[] = {
 	"ipv4", "ipv6", "node", "port", NULL,
@@ -83,7 +83,7 @@ static const char *const target_keys[] = {
 	"client_auth", NULL,
 };
 static const char *const kinds_later[] = {
-	"kubernetes", "postgres", "mysql", NULL,
+	"kubernetes", "mysql", NULL,
 };
 static const char *const none[] = { NULL };
 
@@ -448,12 +448,16 @@ static int parse_kind(struct pctx *c, json_t *t, const char *prefix,
 		*out = TARGET_TCP;
 		return 0;
 	}
+	if (!strcmp(s, "postgres")) {
+		*out = TARGET_POSTGRES;
+		return 0;
+	}
 	sanitize(safe, sizeof(safe), s);
 	if (in_list(kinds_later, s))
 		return fail(c, path,
-			    "\"%s\" is not supported by this version yet (supported: tcp)",
+			    "\"%s\" is not supported by this version yet (supported: tcp, postgres)",
 			    safe);
-	return fail(c, path, "unknown kind \"%s\" (supported: tcp)", safe);
+	return fail(c, path, "unknown kind \"%s\" (supported: tcp, postgres)", safe);
 }
 
 static int parse_matches(struct pctx *c, json_t *t, const char *prefix,
@@ -718,6 +722,20 @@ static int parse_credential(struct pctx *c, json_t *t, const char *prefix,
 	if (!err && tg->client_cert && !tg->upstream_ca)
 		return fail(c, cpath,
 			    "a client certificate needs TLS toward the upstream (tls.upstream_ca)");
+	if (!err)
+		err = get_file(c, cr, cpath, "password_file", &tg->password_file);
+	if (!err && json_object_get(cr, "user")) {
+		const char *u;
+		bool present;
+
+		err = get_str(c, cr, cpath, "user", false, &u, &present);
+		if (!err && (!*u || strlen(u) > 63))
+			return fail(c, cpath, "user: expected a role name of 1 to 63 bytes");
+		if (!err)
+			err = set_owned(c, &tg->cred_user, u);
+	}
+	if (!err && (tg->cred_user || tg->password_file) && tg->kind != TARGET_POSTGRES)
+		return fail(c, cpath, "user and password_file are for postgres targets");
 	return err;
 }
 
@@ -1626,6 +1644,8 @@ const char *config_kind_name(enum target_kind k)
 	switch (k) {
 	case TARGET_TCP:
 		return "tcp";
+	case TARGET_POSTGRES:
+		return "postgres";
 	}
 	return "unknown";
 }
@@ -1686,6 +1706,8 @@ void config_free(struct config *cfg)
 		free(t->upstream_name);
 		free(t->client_cert);
 		free(t->client_key);
+		free(t->cred_user);
+		free(t->password_file);
 	}
 	for (size_t i = 0; i < cfg->identity.n_issuers; i++) {
 		struct cfg_issuer *is = &cfg->identity.issuers[i];

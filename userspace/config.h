@@ -16,6 +16,7 @@
 
 enum target_kind {
 	TARGET_TCP,
+	TARGET_POSTGRES,	/* proto/postgres.c */
 };
 
 enum fail_mode {
@@ -70,6 +71,8 @@ struct cfg_target {
 	/* "credential": what the proxy presents upstream; absolute paths */
 	char *client_cert;
 	char *client_key;
+	char *cred_user;	/* postgres: the role sluice logs in as; NULL: the client's */
+	char *password_file;	/* postgres: that role's password (read per login) */
 	unsigned client_auth;	/* enum client_auth bits; default kernel */
 };
 

@@ -25,11 +25,14 @@
 #include "identity.h"
 #include "log.h"
 #include "loop.h"
+#include "proto/proto.h"
 #include "redirect.h"
 #include "session.h"
 #include "tls.h"
 
 #define CONN_HISTORY 256
+/* A protocol module's output not yet sent, past which its input waits. */
+#define CONN_PROTO_BACKLOG (1u << 20)
 
 enum { OP_CONNECT, OP_RECV_C, OP_SEND_C, OP_RECV_U, OP_SEND_U };
 
@@ -103,6 +106,12 @@ struct conn {
 	struct dir up, down;
 	struct session sess;
 	struct identity id;
+	/* a target with a protocol module (proto.h); NULL: tcp, a plain relay */
+	const struct proto_ops *po;
+	void *ps;
+	struct proto_ctx pctx;
+	struct proto_out fly[2];	/* the module's output being sent, per side */
+	int po_connected;		/* told the module the upstream is there */
 	struct conn_info info;	/* guarded by reg.lock once registered */
 	struct conn *prev, *next;
 };
@@ -118,6 +127,7 @@ static struct {
 } reg = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_id = 1 };
 
 static void progress(struct conn *c);
+static int proto_progress(struct conn *c);
 
 /* sides of this worker's connections waiting for a ring buffer */
 static __thread unsigned n_starved;
@@ -179,6 +189,12 @@ static void conn_free(struct conn *c)
 		 "reason", c->info.reason);
 	side_free(&c->cs);
 	side_free(&c->us);
+	if (c->po)
+		c->po->close(c->ps);
+	for (int i = 0; i < 2; i++) {
+		free(c->pctx.out[i].data);
+		free(c->fly[i].data);
+	}
 	identity_clear(&c->id);
 	n_starved -= c->cs.starved + c->us.starved;
 	for (struct dir *d = &c->up; d; d = d == &c->up ? &c->down : NULL) {
@@ -322,6 +338,34 @@ static void tls_event(struct conn *c, struct side *s)
 	json_decref(ev);
 }
 
+static enum proto_side side_of(const struct conn *c, const struct side *s)
+{
+	return s == &c->cs ? PROTO_CLIENT : PROTO_UPSTREAM;
+}
+
+/* A protocol module's output still to go, both sides. */
+static size_t proto_backlog(struct conn *c)
+{
+	size_t n = 0;
+
+	for (struct side *s = &c->cs; s; s = s == &c->cs ? &c->us : NULL) {
+		n += c->pctx.out[side_of(c, s)].len + (s->tx_len - s->tx_off);
+		if (s->tls)
+			n += tls_out_pending(s->tls);
+	}
+	return n;
+}
+
+/* The module may have verified a presented identity: show it. */
+static void proto_user(struct conn *c)
+{
+	if (!c->id.user.user || c->info.user[0])
+		return;
+	pthread_mutex_lock(&reg.lock);
+	snprintf(c->info.user, sizeof(c->info.user), "%s", c->id.user.user);
+	pthread_mutex_unlock(&reg.lock);
+}
+
 /* Move one direction as far as it can go. Returns 0, or -1 when failed. */
 static int dir_progress(struct conn *c, struct dir *d)
 {
@@ -365,14 +409,31 @@ static int dir_progress(struct conn *c, struct dir *d)
 			d->len = n;
 		}
 		if (!d->recorded) {
-			int r = session_chunk(&c->sess, &d->rec, d->store_dir,
-					      d->plain, d->len);
+			int meta = c->sess.metadata_only, r;
 
+			/* a password on its way: where and when, not what */
+			if (c->po && c->po->secret(c->ps, side_of(c, src)))
+				c->sess.metadata_only = 1;
+			r = session_chunk(&c->sess, &d->rec, d->store_dir, d->plain, d->len);
+			c->sess.metadata_only = meta;
 			d->recorded = 1;
 			d->rec_wait = r != 2;
 			d->may_send = r != 1;
 		}
-		if (!d->sent && d->may_send && dst->ready) {
+		if (c->po) {
+			/* the module takes the plaintext; its output goes out
+			 * through proto_progress() */
+			if (!d->sent && d->may_send) {
+				if (proto_backlog(c) > CONN_PROTO_BACKLOG)
+					return 0;
+				if (c->po->input(c->ps, side_of(c, src), d->plain, d->len)) {
+					conn_fail(c, c->po->name, c->pctx.why);
+					return -1;
+				}
+				d->sent = 1;
+				proto_user(c);
+			}
+		} else if (!d->sent && d->may_send && dst->ready) {
 			if (dst->tls) {
 				n = tls_write(dst->tls, d->plain, d->len);
 				if (n == -EAGAIN)
@@ -389,12 +450,13 @@ static int dir_progress(struct conn *c, struct dir *d)
 				d->sent = 2;	/* done once dst's send completes */
 			}
 		}
-		side_flush(c, dst);	/* also the rest after a short send */
+		if (!c->po)
+			side_flush(c, dst);	/* also the rest after a short send */
 		if (d->sent == 2 && side_idle_out(dst))
 			d->sent = 1;
 		/* the buffer comes back only when written and forwarded, and
 		 * the next read waits until dst has sent what it holds */
-		if (d->sent != 1 || d->rec_wait || !side_idle_out(dst))
+		if (d->sent != 1 || d->rec_wait || (!c->po && !side_idle_out(dst)))
 			return 0;
 		__atomic_add_fetch(d->bytes, d->len, __ATOMIC_RELAXED);
 		d->len = 0;
@@ -403,6 +465,11 @@ static int dir_progress(struct conn *c, struct dir *d)
 			loop_buf_put(c->loop, d->bid);
 			d->bid = -1;
 		}
+	}
+	/* a protocol session ends with either side's stream */
+	if (c->po) {
+		c->pctx.req |= PROTO_REQ_CLOSE;
+		return 0;
 	}
 	/* end of this direction: pass it on once everything is out */
 	if (!dst->shut && dst->ready && side_idle_out(dst)) {
@@ -522,7 +589,7 @@ static int handshakes_done(const struct conn *c)
 
 static void progress(struct conn *c)
 {
-	int hs;
+	int hs, again = 0;
 
 	if (c->closing) {
 		maybe_free(c);
@@ -534,7 +601,9 @@ static void progress(struct conn *c)
 		hs = handshakes_done(c);
 		if (dir_progress(c, &c->up) || dir_progress(c, &c->down))
 			return;
-	} while (hs != handshakes_done(c));
+		if (c->po && (again = proto_progress(c)) < 0)
+			return;
+	} while (hs != handshakes_done(c) || again);
 	if (!c->decided && (!c->cs.tls || tls_done(c->cs.tls)) && decide(c))
 		return;
 	if (c->deadline_ns && c->us.ready && (!c->cs.tls || tls_done(c->cs.tls)) &&
@@ -718,20 +787,22 @@ static void side_init(struct side *s, const char *name, unsigned recv_op,
 	s->send_op = send_op;
 }
 
-/* TLS objects and buffers for the sides the target wants encrypted. */
-static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_target *t)
+/* TLS toward the agent with the target's certificate, from now on. */
+static int tls_toward_client(struct conn *c, struct tls_server *srv)
 {
-	struct tls_server *srv = px->tls_srv ? px->tls_srv[c->info.target] : NULL;
-	struct tls_client *cli = px->tls_cli ? px->tls_cli[c->info.target] : NULL;
+	c->cs.tls = tls_conn_server(srv);
+	c->cs.ct = malloc(CONN_TLS_CT);
+	c->up.plain = malloc(CONN_TLS_PLAIN);
+	if (!c->cs.tls || !c->cs.ct || !c->up.plain)
+		return -ENOMEM;
+	return 0;
+}
 
-	if (srv) {
-		c->cs.tls = tls_conn_server(srv);
-		c->cs.ct = malloc(CONN_TLS_CT);
-		c->up.plain = malloc(CONN_TLS_PLAIN);
-		if (!c->cs.tls || !c->cs.ct || !c->up.plain)
-			return -ENOMEM;
-	}
-	if (cli) {
+/* TLS toward the upstream, verified, from now on. */
+static int tls_toward_upstream(struct conn *c, struct tls_client *cli,
+			       const struct cfg_target *t)
+{
+	{
 		char host[64];
 		const char *name = t->upstream_name;
 
@@ -750,6 +821,107 @@ static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_ta
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* TLS objects and buffers for the sides the target wants encrypted. */
+static int setup_tls(struct conn *c, const struct proxy *px, const struct cfg_target *t)
+{
+	struct tls_server *srv = px->tls_srv ? px->tls_srv[c->info.target] : NULL;
+	struct tls_client *cli = px->tls_cli ? px->tls_cli[c->info.target] : NULL;
+
+	if (srv && tls_toward_client(c, srv))
+		return -ENOMEM;
+	if (cli && tls_toward_upstream(c, cli, t))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Hand a protocol module's output for side s to it (plain: swapped into
+ * the send buffer when the last send is done; TLS: encrypted now). */
+static int proto_flush(struct conn *c, struct side *s)
+{
+	struct proto_out *o = &c->pctx.out[side_of(c, s)], *fly = &c->fly[side_of(c, s)];
+
+	if (!s->ready)
+		return 0;
+	if (o->len && s->tls) {
+		ssize_t n = tls_write(s->tls, o->data, o->len);
+
+		if (n < 0 && n != -EAGAIN) {	/* -EAGAIN: its handshake first */
+			conn_fail(c, s == &c->cs ? "client TLS" : "upstream TLS", tls_error(s->tls));
+			return -1;
+		}
+		if (n >= 0)
+			o->len = 0;
+	} else if (o->len && side_idle_out(s)) {
+		struct proto_out t = *fly;
+
+		*fly = *o;
+		*o = t;
+		o->len = 0;
+		s->tx = fly->data;
+		s->tx_len = fly->len;
+		s->tx_off = 0;
+	}
+	side_flush(c, s);
+	return 0;
+}
+
+/*
+ * Carry out what a protocol module asked for. Returns 1 when something
+ * changed that the directions should look at again, 0, or -1 when the
+ * connection failed or closed.
+ */
+static int proto_progress(struct conn *c)
+{
+	const struct proxy *px = c->px;
+	const struct cfg_target *t = &px->cfg->targets[c->info.target];
+	struct proto_ctx *x = &c->pctx;
+	int again = 0;
+
+	if (x->req & PROTO_REQ_CONNECT) {
+		x->req &= ~PROTO_REQ_CONNECT;
+		if (connect_upstream(c))
+			return -1;
+	}
+	if (c->us.ready && !c->po_connected) {
+		c->po_connected = again = 1;
+		if (c->po->connected(c->ps)) {
+			conn_fail(c, c->po->name, x->why);
+			return -1;
+		}
+	}
+	if (proto_flush(c, &c->cs) || proto_flush(c, &c->us))
+		return -1;
+	/* TLS starts once what goes before it in clear is out of the way
+	 * and no plaintext of that side is held */
+	if ((x->req & PROTO_REQ_TLS_CLIENT) && !x->out[PROTO_CLIENT].len && c->up.len == 0 &&
+	    !c->cs.tls) {
+		x->req &= ~PROTO_REQ_TLS_CLIENT;
+		if (tls_toward_client(c, px->tls_srv[c->info.target])) {
+			conn_fail(c, "client TLS", "out of memory");
+			return -1;
+		}
+		c->deadline_ns = clock_mono_ns() + 1000000ull * px->cfg->timeouts.handshake_ms;
+		again = 1;
+	}
+	if ((x->req & PROTO_REQ_TLS_UPSTREAM) && c->down.len == 0 && !c->us.tls) {
+		x->req &= ~PROTO_REQ_TLS_UPSTREAM;
+		if (tls_toward_upstream(c, px->tls_cli[c->info.target], t)) {
+			conn_fail(c, "upstream TLS", "out of memory");
+			return -1;
+		}
+		again = 1;
+	}
+	if ((x->req & PROTO_REQ_CLOSE) && !proto_backlog(c) && side_idle_out(&c->cs) &&
+	    (c->us.fd < 0 || side_idle_out(&c->us))) {
+		if (x->why[0])
+			conn_fail(c, c->po->name, x->why);
+		else
+			conn_fail(c, "closed", NULL);
+		return -1;
+	}
+	return again;
 }
 
 void conn_accepted(struct loop *l, struct session_worker *sw,
@@ -823,7 +995,23 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 		 "comm", c->info.k.comm, "cgroup", c->info.cgroup,
 		 "cgroup_id", (json_int_t)c->info.k.cgroup_id);
 
-	if (setup_tls(c, px, t)) {
+	if (t->kind == TARGET_POSTGRES) {
+		/* the module decides per statement and opens the upstream
+		 * itself; TLS starts when its protocol says so */
+		c->po = &pg_proto_ops;
+		c->decided = 1;
+		c->pctx = (struct proto_ctx){
+			.sess = &c->sess, .id = &c->id, .px = px, .target = c->info.target,
+			.tls_client_ok = px->tls_srv && px->tls_srv[c->info.target],
+			.tls_upstream = px->tls_cli && px->tls_cli[c->info.target],
+		};
+		c->ps = c->po->open(&c->pctx);
+		if (!c->ps) {
+			c->po = NULL;
+			conn_fail(c, "protocol setup", "out of memory");
+			return;
+		}
+	} else if (setup_tls(c, px, t)) {
 		conn_fail(c, "TLS setup", "out of memory");
 		return;
 	}

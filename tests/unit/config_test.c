@@ -457,8 +457,29 @@ Test(config_bad, unsupported_top_level_keys)
 
 Test(config_bad, unsupported_target_keys)
 {
-	parse_bad_exact(T1(", \"credential\": {\"password_file\": \"p\"}"),
-			"t.json: targets[0].credential.password_file: not supported by this version yet");
+	parse_bad_exact(T1(", \"credential\": {\"token_file\": \"p\"}"),
+			"t.json: targets[0].credential.token_file: not supported by this version yet");
+	/* a held database login is for postgres targets only */
+	parse_bad(T1(", \"credential\": {\"password_file\": \"p\"}"),
+		  "targets[0].credential: user and password_file are for postgres targets");
+}
+
+Test(config_good, postgres_target)
+{
+	struct config *cfg = parse_ok(
+		"{\"targets\": [{\"name\": \"pg\", \"kind\": \"postgres\","
+		" \"match\": [\"1.1.1.1:5432\"], \"upstream\": \"1.1.1.1:5432\","
+		" \"credential\": {\"user\": \"app\", \"password_file\": \"pg.pass\"}}]}");
+
+	cr_assert_eq(cfg->targets[0].kind, TARGET_POSTGRES);
+	cr_assert_str_eq(config_kind_name(cfg->targets[0].kind), "postgres");
+	cr_assert_str_eq(cfg->targets[0].cred_user, "app");
+	cr_assert_not_null(strstr(cfg->targets[0].password_file, "pg.pass"));
+	config_free(cfg);
+	parse_bad("{\"targets\": [{\"name\": \"pg\", \"kind\": \"postgres\","
+		  " \"match\": [\"1.1.1.1:5432\"], \"upstream\": \"1.1.1.1:5432\","
+		  " \"credential\": {\"user\": \"\"}}]}",
+		  "targets[0].credential: user: expected a role name of 1 to 63 bytes");
 }
 
 #define UID "0c3f6a2e-7d4b-4e1a-9f5c-2b8d1e6a7c90"
@@ -629,22 +650,22 @@ Test(config_bad, store_tls_and_credential_values)
 
 Test(config_bad, unsupported_kinds)
 {
-	static const char *const kinds[] = { "postgres", "mysql", "kubernetes" };
+	static const char *const kinds[] = { "mysql", "kubernetes" };
 	char text[256], want[128];
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		snprintf(text, sizeof(text),
 			 "{\"targets\": [{\"name\": \"a\", \"kind\": \"%s\","
 			 " \"match\": [\"1.1.1.1:1\"], \"upstream\": \"1.1.1.1:1\"}]}",
 			 kinds[i]);
 		snprintf(want, sizeof(want),
-			 "t.json: targets[0].kind: \"%s\" is not supported by this version yet (supported: tcp)",
+			 "t.json: targets[0].kind: \"%s\" is not supported by this version yet (supported: tcp, postgres)",
 			 kinds[i]);
 		parse_bad_exact(text, want);
 	}
 	parse_bad("{\"targets\": [{\"name\": \"a\", \"kind\": \"udp\","
 		  " \"match\": [\"1.1.1.1:1\"], \"upstream\": \"1.1.1.1:1\"}]}",
-		  "targets[0].kind: unknown kind \"udp\" (supported: tcp)");
+		  "targets[0].kind: unknown kind \"udp\" (supported: tcp, postgres)");
 	cr_assert_null(strstr(err, "not supported"));
 }
 
