@@ -468,6 +468,8 @@ static int dir_progress(struct conn *c, struct dir *d)
 	}
 	/* a protocol session ends with either side's stream */
 	if (c->po) {
+		if (!(c->pctx.req & PROTO_REQ_CLOSE))
+			c->po->input(c->ps, side_of(c, src), NULL, 0);
 		c->pctx.req |= PROTO_REQ_CLOSE;
 		return 0;
 	}

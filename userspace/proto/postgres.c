@@ -1431,7 +1431,17 @@ static int pg_input(void *st, enum proto_side side, const uint8_t *p, size_t len
 	struct pg *pg = st;
 	int r;
 
-	if (pg->closing || !len)
+	if (pg->closing)
+		return 0;
+	if (!p) {
+		/* the end of side's stream: say so if it cut a message */
+		if (pg->acc[side].len)
+			snprintf(pg->ctx->why, sizeof(pg->ctx->why),
+				 "the %s closed inside a message (%zu bytes of it)",
+				 side == PROTO_CLIENT ? "client" : "server", pg->acc[side].len);
+		return 0;
+	}
+	if (!len)
 		return 0;
 	r = side == PROTO_CLIENT ? client_input(pg, p, len) : server_input(pg, p, len);
 	if (r && !pg->ctx->why[0])

@@ -88,6 +88,8 @@ struct proto_ops {
 	 * Returns 0, or -errno with ctx->why set: the connection then fails
 	 * at once (output still queued is dropped; a module that wants an
 	 * error delivered queues it and requests PROTO_REQ_CLOSE instead).
+	 * p NULL: the stream from side ended (the connection will close once
+	 * its output is out); the module may set ctx->why to say how.
 	 */
 	int (*input)(void *st, enum proto_side side, const uint8_t *p, size_t len);
 	/* The upstream connected (0), or the stream from side ended. */
