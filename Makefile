@@ -99,6 +99,7 @@ UNIT_DEPS_pgwire := userspace/proto/pgwire.c userspace/mask.c
 UNIT_DEPS_http	 := userspace/proto/http.c
 UNIT_DEPS_k8sreq := userspace/proto/k8sreq.c
 UNIT_DEPS_kstream := userspace/proto/kstream.c
+UNIT_DEPS_cast	 := $(CLI_SRCS) userspace/proto/kstream.c
 UNIT_LIBS	:= $(DAEMON_LIBS) -lcriterion
 define unit_rule
 $(BUILD)/tests/$(1)_test: $(call obj,tests/unit/$(1)_test.c $(UNIT_DEPS_$(1)) $(LIB_SRCS))

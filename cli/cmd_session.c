@@ -58,6 +58,9 @@ static const char help_text[] =
 	"  export  jsonl (default): one JSON object per record, chunk bytes\n"
 	"          base64 in \"data\"; asciicast: asciinema v2, down chunks as\n"
 	"          output (\"o\"), up as input (\"i\"), invalid UTF-8 as U+FFFD;\n"
+	"          a session with exec events (kubectl exec/attach): stdout and\n"
+	"          stderr as \"o\", stdin as \"i\", resizes as \"r\" (the first\n"
+	"          one sizes the header), instead of the raw chunks;\n"
 	"          k8s-audit, ocsf, cef: each event as the exporter sends it to a\n"
 	"          SIEM, one per line (README \"Export to SIEMs\").\n"
 	"ID: 32 hex digits, or a prefix of at least 8 naming one session.\n"
@@ -974,7 +977,12 @@ struct export {
 	char id[ID_HEX + 1];
 	uint64_t t0;
 	double last_s;		/* asciicast times never go back */
-	uint8_t carry[3][4];	/* by dir: a UTF-8 sequence cut by the chunk */
+	/* asciicast from exec events (proto/kstream.h's shape), not chunks */
+	bool exec, exec_output;
+	int width, height;
+	/* by dir: a UTF-8 sequence cut by the chunk; exec: stdin in UP,
+	 * stdout in DOWN, stderr in 0 */
+	uint8_t carry[3][4];
 	size_t ncarry[3];
 	uint64_t carry_ns[3];
 };
@@ -1059,7 +1067,10 @@ out:
 	return v;
 }
 
-/* One asciicast event line: [seconds, "o"|"i", text]. 0 or -errno. */
+/* cast_line()'s d for a resize ("r") line; 0 is stderr in exec mode */
+#define CAST_RESIZE	3
+
+/* One asciicast event line: [seconds, "o"|"i"|"r", text]. 0 or -errno. */
 static int cast_line(struct export *ex, uint64_t t, int d, json_t *text)
 {
 	char head[64];
@@ -1072,7 +1083,7 @@ static int cast_line(struct export *ex, uint64_t t, int d, json_t *text)
 		s = ex->last_s;
 	ex->last_s = s;
 	n = snprintf(head, sizeof(head), "[%.6f, \"%s\", ", s,
-		     d == STORE_DIR_DOWN ? "o" : "i");
+		     d == STORE_DIR_UP ? "i" : d == CAST_RESIZE ? "r" : "o");
 	err = write_all(ex->out, head, (size_t)n);
 	if (!err && json_dumpf(text, ex->out, JSON_ENCODE_ANY))
 		err = -EIO;
@@ -1112,6 +1123,98 @@ static int siem_line(struct export *ex, const struct store_read_rec *r)
 	return err;
 }
 
+/* An exec event (kstream.h): {"type": "exec", "channel", "data"} or a
+ * resize; NULL for anything else. Caller decrefs. */
+static json_t *exec_event(const struct store_read_rec *r, const char **channel)
+{
+	json_t *ev;
+
+	if (r->kind != STORE_REC_EVENT)
+		return NULL;
+	ev = json_loadb((const char *)r->payload, r->len, 0, NULL);
+	*channel = json_string_value(json_object_get(ev, "channel"));
+	if (!json_is_string(json_object_get(ev, "type")) || !*channel ||
+	    strcmp(json_string_value(json_object_get(ev, "type")), "exec")) {
+		json_decref(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/* Before an asciicast: does the session hold exec events, and the size of
+ * the terminal before its first output. */
+static int cast_scan_cb(void *ctx, const struct store_read_rec *r)
+{
+	struct export *ex = ctx;
+	const char *ch;
+	json_t *ev = exec_event(r, &ch);
+	json_int_t w, h;
+
+	if (!ev)
+		return 0;
+	ex->exec = true;
+	w = json_integer_value(json_object_get(ev, "width"));
+	h = json_integer_value(json_object_get(ev, "height"));
+	if (!strcmp(ch, "stdout") || !strcmp(ch, "stderr"))
+		ex->exec_output = true;
+	else if (!strcmp(ch, "resize") && !ex->exec_output && w > 0 && h > 0 && w <= 65535 &&
+		 h <= 65535) {
+		ex->width = (int)w;
+		ex->height = (int)h;
+	}
+	json_decref(ev);
+	return 0;
+}
+
+/* One exec event as an asciicast line; undecodable ones are left out. */
+static int cast_exec(struct export *ex, const struct store_read_rec *r)
+{
+	const char *ch, *b64;
+	json_t *ev = exec_event(r, &ch);
+	uint8_t *bytes = NULL;
+	size_t n, pad = 0;
+	char size[32];
+	int d, len, err = 0;
+
+	if (!ev)
+		return 0;
+	b64 = json_string_value(json_object_get(ev, "data"));
+	d = !strcmp(ch, "stdin") ? STORE_DIR_UP : !strcmp(ch, "stdout") ? STORE_DIR_DOWN
+		: !strcmp(ch, "stderr") ? 0 : -1;
+	if (!strcmp(ch, "resize")) {
+		json_int_t w = json_integer_value(json_object_get(ev, "width"));
+		json_int_t h = json_integer_value(json_object_get(ev, "height"));
+
+		/* a resize before any output is the header's size */
+		if (ex->exec_output && w > 0 && h > 0 && w <= 65535 && h <= 65535) {
+			snprintf(size, sizeof(size), "%dx%d", (int)w, (int)h);
+			err = cast_line(ex, r->time_ns, CAST_RESIZE, json_string(size));
+		}
+		goto out;
+	}
+	n = b64 ? strlen(b64) : 0;
+	if (d < 0 || !n || n % 4 || n / 4 * 3 > INT_MAX)
+		goto out;
+	bytes = malloc(n / 4 * 3 + 1);
+	if (!bytes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	len = EVP_DecodeBlock(bytes, (const unsigned char *)b64, (int)n);
+	if (len < 0)
+		goto out;
+	while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
+		pad++;
+	if (d != STORE_DIR_UP)
+		ex->exec_output = true;
+	ex->carry_ns[d] = r->time_ns;
+	err = cast_line(ex, r->time_ns, d, utf8_text(ex, d, bytes, (size_t)len - pad));
+out:
+	free(bytes);
+	json_decref(ev);
+	return err;
+}
+
 static int export_cb(void *ctx, const struct store_read_rec *r)
 {
 	struct export *ex = ctx;
@@ -1123,6 +1226,8 @@ static int export_cb(void *ctx, const struct store_read_rec *r)
 	cli.emitted = true;
 	if (ex->fmt >= FMT_SIEM)
 		return siem_line(ex, r);
+	if (ex->fmt == FMT_ASCIICAST && ex->exec)
+		return cast_exec(ex, r);
 	if (ex->fmt == FMT_ASCIICAST) {
 		if (!chunk || (r->dir != STORE_DIR_UP && r->dir != STORE_DIR_DOWN))
 			return 0;
@@ -1165,7 +1270,7 @@ static int do_session_export(int argc, char **argv)
 		{ "--format", true, &format },
 		{ 0 }
 	};
-	struct export ex = { .out = cli_out(), .fmt = FMT_JSONL };
+	struct export ex = { .out = cli_out(), .fmt = FMT_JSONL, .width = 80, .height = 24 };
 	char word[ID_HEX + 1];
 	uint8_t sid[STORE_SID_LEN];
 	struct store *s = NULL;
@@ -1195,11 +1300,15 @@ static int do_session_export(int argc, char **argv)
 	ex.t0 = sid_ns(sid);
 	ex.meta = meta;
 	if (ex.fmt == FMT_ASCIICAST) {
+		err = store_records(s, sid, cast_scan_cb, &ex);
+		ex.exec_output = false;
+	}
+	if (!err && ex.fmt == FMT_ASCIICAST) {
 		snprintf(title, sizeof(title), "sluice session %s (%s)", ex.id,
 			 json_is_string(json_object_get(meta, "target")) ?
 			 json_string_value(json_object_get(meta, "target")) : "-");
 		hdr = json_pack("{s:i, s:i, s:i, s:I, s:o}", "version", 2,
-				"width", 80, "height", 24, "timestamp",
+				"width", ex.width, "height", ex.height, "timestamp",
 				(json_int_t)(ex.t0 / NS_PER_SEC), "title",
 				cli_jstring(title));
 		cli.emitted = true;
@@ -1209,7 +1318,7 @@ static int do_session_export(int argc, char **argv)
 	if (!err)
 		err = store_records(s, sid, export_cb, &ex);
 	/* a sequence cut by the end of the session is one bad character */
-	for (int d = STORE_DIR_UP; !err && d <= STORE_DIR_DOWN; d++)
+	for (int d = 0; !err && d <= STORE_DIR_DOWN; d++)
 		if (ex.ncarry[d]) {
 			ex.ncarry[d] = 0;
 			err = cast_line(&ex, ex.carry_ns[d], d,

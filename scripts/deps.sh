@@ -22,6 +22,8 @@ TEST_PKGS=(
 	util-linux coreutils rocksdb-tools
 	# a real syslog receiver (TLS, octet-counted framing) for the export tests
 	rsyslog rsyslog-openssl
+	# asciinema reads back the asciicast of a recorded kubectl exec (cast_test)
+	asciinema
 )
 
 die() {
