@@ -119,15 +119,15 @@ static void note(struct seen *s, const struct ks_event *ev)
 	cr_assert_fail("event type %d", ev->type);
 }
 
-/* Feed the stream step bytes at a time, each piece from an exact-size copy. */
-static void ws_run(enum ks_dir from, int version, const struct buf *b, size_t step,
-		   struct seen *s)
+/*
+ * Feed the stream to ws (or, NULL, to sp as from) step bytes at a time,
+ * each piece from an exact-size copy; what it decoded into s. s->err.
+ */
+static int feed(struct ks_ws *ws, struct ks_spdy *sp, enum ks_dir from, const struct buf *b,
+		size_t step, struct seen *s)
 {
-	struct ks_ws *ws = malloc(sizeof(*ws));
 	size_t off = 0;
 
-	memset(s, 0, sizeof(*s));
-	ks_ws_init(ws, from, version, 0);
 	while (off < b->n && !s->err) {
 		size_t n = b->n - off < step ? b->n - off : step, o = 0, used;
 		uint8_t *copy = malloc(n);
@@ -136,7 +136,8 @@ static void ws_run(enum ks_dir from, int version, const struct buf *b, size_t st
 
 		memcpy(copy, b->d + off, n);
 		do {
-			rc = ks_ws_feed(ws, copy + o, n - o, &used, &ev);
+			rc = ws ? ks_ws_feed(ws, copy + o, n - o, &used, &ev)
+				: ks_spdy_feed(sp, from, copy + o, n - o, &used, &ev);
 			cr_assert_leq(used, n - o);
 			o += used;
 			if (rc == 1)
@@ -148,6 +149,17 @@ static void ws_run(enum ks_dir from, int version, const struct buf *b, size_t st
 		free(copy);
 		off += n;
 	}
+	return s->err;
+}
+
+static void ws_run(enum ks_dir from, int version, const struct buf *b, size_t step,
+		   struct seen *s)
+{
+	struct ks_ws *ws = malloc(sizeof(*ws));
+
+	memset(s, 0, sizeof(*s));
+	ks_ws_init(ws, from, version, 0);
+	feed(ws, NULL, from, b, step, s);
 	free(ws);
 }
 
@@ -467,29 +479,7 @@ static void spdy_exec(struct buf *up, struct buf *down)
 static int spdy_run(struct ks_spdy *sp, enum ks_dir from, const struct buf *b, size_t step,
 		    struct seen *s)
 {
-	size_t off = 0;
-
-	while (off < b->n && !s->err) {
-		size_t n = b->n - off < step ? b->n - off : step, o = 0, used;
-		uint8_t *copy = malloc(n);
-		struct ks_event ev;
-		int rc;
-
-		memcpy(copy, b->d + off, n);
-		do {
-			rc = ks_spdy_feed(sp, from, copy + o, n - o, &used, &ev);
-			cr_assert_leq(used, n - o);
-			o += used;
-			if (rc == 1)
-				note(s, &ev);
-			else if (rc < 0)
-				s->err = rc;
-		} while (rc == 1);
-		cr_assert(s->err || o == n);
-		free(copy);
-		off += n;
-	}
-	return s->err;
+	return feed(NULL, sp, from, b, step, s);
 }
 
 Test(spdy, exec_session_at_every_step)

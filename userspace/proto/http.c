@@ -429,7 +429,7 @@ int http_parse_head(struct http_parser *p, const uint8_t *buf, size_t len, struc
 
 /* ------------------------------------------------------------ the body */
 
-static int hexval(uint8_t c)
+int http_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -450,7 +450,7 @@ static int chunk_byte(struct http_parser *p, uint8_t c)
 		return fail(p, -EMSGSIZE, 400, "trailers too large");
 	switch (p->bstate) {
 	case B_SIZE:
-		d = hexval(c);
+		d = http_hexval(c);
 		if (d >= 0) {
 			if (++p->ndigits > 16)
 				return fail(p, -EBADMSG, 400, "chunk size too long");

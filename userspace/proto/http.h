@@ -158,6 +158,9 @@ static inline const char *http_at(const uint8_t *buf, struct http_span s)
 	return (const char *)buf + s.off;
 }
 
+/* The value of hex digit c, or -1. */
+int http_hexval(int c);
+
 /* A span equal to s, ASCII case-insensitive. */
 bool http_span_ieq(const uint8_t *buf, struct http_span sp, const char *s);
 

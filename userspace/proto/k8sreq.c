@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/http.h"
 #include "proto/k8sreq.h"
 
 static char *keep(struct k8s_req *r, const char *p, size_t n)
@@ -21,16 +22,6 @@ static char *keep(struct k8s_req *r, const char *p, size_t n)
 	out[n] = 0;
 	r->used += n + 1;
 	return out;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /*
@@ -50,8 +41,8 @@ static const char *decode(struct k8s_req *r, const char *in, size_t n, bool plus
 		unsigned char c = (unsigned char)in[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(in[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(in[i + 2]) : -1;
+			int hi = i + 2 < n ? http_hexval((unsigned char)in[i + 1]) : -1;
+			int lo = hi >= 0 ? http_hexval((unsigned char)in[i + 2]) : -1;
 
 			if (lo < 0) {
 				*err = -EINVAL;
