@@ -3,7 +3,9 @@
  * userspace/proto/k8sreq.c: request lines as kubectl and client-go send
  * them (kubectl -v8 shows them), each with the attributes the API
  * server's RequestInfo gives it; query values; refusals of ambiguous
- * targets; every prefix of a target is a clean answer.
+ * targets; every prefix of a target is a clean answer; and streams
+ * recorded between a real kubectl and a real kube-apiserver, framed by
+ * http.c and decoded here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
+#include "proto/http.h"
 #include "proto/k8sreq.h"
 
 struct row {
@@ -348,5 +351,123 @@ Test(k8sreq, every_prefix)
 			cr_assert(rc == 0 || rc == -EINVAL, "%s[%zu]: %d", target, n, rc);
 			free(copy);
 		}
+	}
+}
+
+/* ------------------------------------------------------------ real traffic */
+
+/*
+ * Streams recorded between kubectl v1.32 and kube-apiserver v1.20.2 (the
+ * test fixture of lib_k8s.sh, through a TLS relay that logged plaintext),
+ * kept as fuzz seeds: tests/fuzz/corpus/http/kube_*_req (what kubectl
+ * sent on one connection, after a control byte) and kube_*_resp (what the
+ * API server answered). Every message must frame, and each request's
+ * attributes are written as "verb resource[/sub] ns/name[ patch]" (or
+ * "verb /path" for non-resource URLs), "; " between requests.
+ */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b;
+
+	cr_assert_not_null(f, "%s (run from the repository root)", path);
+	b = malloc(1 << 20);
+	*len = fread(b, 1, 1 << 20, f);
+	fclose(f);
+	return b;
+}
+
+/* Frames every message of one side; the summary of the requests, or of
+ * the statuses for responses. */
+static void frame_all(const char *path, enum http_kind kind, char *sum, size_t cap)
+{
+	static struct k8s_req r;
+	size_t len, off = 1, used, o = 0;
+	uint8_t *b = slurp(path, &len);
+
+	sum[0] = 0;
+	while (off < len) {
+		struct http_parser p;
+		struct http_head h;
+		struct http_span d;
+		const uint8_t *m = b + off;
+		int rc, ct;
+
+		http_parser_init(&p, kind, 0);
+		cr_assert_eq(http_parse_head(&p, m, len - off, &h), 0, "%s @%zu: %s", path, off,
+			     p.why);
+		if (kind == HTTP_RESPONSE) {
+			o += (size_t)snprintf(sum + o, cap - o, "%s%u", o ? " " : "", h.status);
+		} else {
+			cr_assert_eq(k8s_req_parse(&r, http_at(m, h.method), h.method.len,
+						   http_at(m, h.target), h.target.len),
+				     0, "%s @%zu", path, off);
+			ct = http_field_find(&h, m, "Content-Type", 0);
+			r.patch = strcmp(r.verb, "patch") || ct < 0
+					  ? K8S_PATCH_NONE
+					  : k8s_patch_type(http_at(m, h.fields[ct].value),
+							   h.fields[ct].value.len);
+			if (!r.resource_request)
+				o += (size_t)snprintf(sum + o, cap - o, "%s%s %s", o ? "; " : "",
+						      r.verb, r.path);
+			else
+				o += (size_t)snprintf(sum + o, cap - o, "%s%s %s%s%s %s/%s%s%s",
+						      o ? "; " : "", r.verb, r.resource,
+						      *r.subresource ? "/" : "", r.subresource, r.ns,
+						      r.name, r.patch ? " " : "",
+						      r.patch ? k8s_patch_name(r.patch) : "");
+		}
+		cr_assert_lt(o, cap);
+		off += h.size;
+		do {
+			rc = http_body(&p, b + off, len - off, &used, &d);
+			cr_assert_geq(rc, 0, "%s @%zu: %s", path, off, p.why);
+			off += used;
+		} while (rc == 0 && used && off < len);
+		/* the last watch was cut by kubectl's timeout */
+		if (rc == 0)
+			break;
+	}
+	free(b);
+}
+
+Test(k8sreq, kubectl_and_apiserver_recorded)
+{
+	static const char *const want[][3] = {
+		{ "discovery_get_ns", "get /apis/apiextensions.k8s.io/v1beta1; list namespaces /",
+		  "200 200" },
+		{ "create_ns", "create namespaces /", "201" },
+		/* client-side apply (its answer, the OpenAPI document, is not kept) */
+		{ "apply",
+		  "get /openapi/v3; get /openapi/v2; get configmaps default/cfg; "
+		  "create configmaps default/",
+		  NULL },
+		{ "apply_server_side", "get /openapi/v3; get /openapi/v2; "
+		  "patch deployments default/web apply", "404 304 201" },
+		{ "patch", "get /version; get configmaps default/cfg; "
+		  "patch configmaps default/cfg strategic", "200 200 200" },
+		{ "scale", "get /version; get deployments default/web; "
+		  "patch deployments/scale default/web merge", "200 200 200" },
+		{ "get_watch", "get /version; list configmaps default/; watch configmaps default/",
+		  "200 200 200" },
+		{ "delete", "get /version; delete configmaps default/cfg; get configmaps default/cfg",
+		  "200 200 404" },
+		{ "auth_can_i", "get /api/v1; create selfsubjectaccessreviews /", "200 201" },
+		/* kubectl waits for the namespace to go: a watch named by a field selector */
+		{ "delete_ns", "get /version; delete namespaces agents/agents; "
+		  "get namespaces agents/agents; list namespaces /agents; watch namespaces /agents",
+		  "200 200 200 200 200" },
+	};
+	char path[128], sum[2048];
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		snprintf(path, sizeof(path), "tests/fuzz/corpus/http/kube_%s_req", want[i][0]);
+		frame_all(path, HTTP_REQUEST, sum, sizeof(sum));
+		cr_assert_str_eq(sum, want[i][1], "%s", path);
+		if (!want[i][2])
+			continue;
+		snprintf(path, sizeof(path), "tests/fuzz/corpus/http/kube_%s_resp", want[i][0]);
+		frame_all(path, HTTP_RESPONSE, sum, sizeof(sum));
+		cr_assert_str_eq(sum, want[i][2], "%s", path);
 	}
 }
