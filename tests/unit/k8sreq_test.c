@@ -358,7 +358,9 @@ Test(k8sreq, every_prefix)
 
 /*
  * Streams recorded between kubectl v1.32 and kube-apiserver v1.20.2 (the
- * test fixture of lib_k8s.sh, through a TLS relay that logged plaintext),
+ * test fixture of lib_k8s.sh, through a TLS relay that logged plaintext;
+ * the exec upgrades against a stand-in answering 101, since no kubelet
+ * runs here),
  * kept as fuzz seeds: tests/fuzz/corpus/http/kube_*_req (what kubectl
  * sent on one connection, after a control byte) and kube_*_resp (what the
  * API server answered). Every message must frame, and each request's
@@ -454,6 +456,9 @@ Test(k8sreq, kubectl_and_apiserver_recorded)
 		  "200 200 404" },
 		{ "auth_can_i", "get /api/v1; create selfsubjectaccessreviews /", "200 201" },
 		/* kubectl waits for the namespace to go: a watch named by a field selector */
+		/* the exec upgrades of kubectl v1.32: WebSocket (a GET), its SPDY fallback */
+		{ "exec_ws_upgrade", "get pods/exec default/web-0", NULL },
+		{ "exec_spdy_upgrade", "create pods/exec default/web-0", NULL },
 		{ "delete_ns", "get /version; delete namespaces agents/agents; "
 		  "get namespaces agents/agents; list namespaces /agents; watch namespaces /agents",
 		  "200 200 200 200 200" },

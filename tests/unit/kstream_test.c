@@ -684,3 +684,68 @@ Test(event, json_shapes)
 	cr_assert_str_eq(json_string_value(json_object_get(o, "data")), "");
 	json_decref(o);
 }
+
+/* ------------------------------------------------------------ recorded */
+
+/*
+ * What kubectl v1.32 sent after its exec upgrade (recorded against a
+ * stand-in API server answering 101; kept as fuzz seeds, after a control
+ * byte): WebSocket v5.channel.k8s.io and the SPDY/3.1 fallback, each
+ * without and with a TTY (`stty cols 100 rows 30` under script(1); the
+ * final ^D is script's end of input).
+ */
+static struct buf *slurp(const char *name)
+{
+	static struct buf b;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "tests/fuzz/corpus/http/%s", name);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s (run from the repository root)", path);
+	b.n = fread(b.d, 1, sizeof(b.d), f);
+	fclose(f);
+	cr_assert_gt(b.n, 1);
+	b.n--;
+	memmove(b.d, b.d + 1, b.n);	/* the fuzzer's control byte */
+	return &b;
+}
+
+Test(recorded, kubectl_exec_frames)
+{
+	static const struct {
+		const char *file, *log, *in;
+		size_t in_len;
+	} want[] = {
+		{ "kubectl_exec_ws_frames", "close stdin;", "echo hi\n", 8 },
+		{ "kubectl_exec_ws_tty_frames", "resize 100x30;", "ls\r\x04", 4 },
+		{ "kubectl_exec_spdy_frames",
+		  "open 1 error;open 3 stdin;open 5 stdout;open 7 stderr;close stdin;", "echo hi\n",
+		  8 },
+		{ "kubectl_exec_spdy_tty_frames",
+		  "open 1 error;open 3 stdin;open 5 stdout;open 7 resize;resize 100x30;", "ls\r\x04",
+		  4 },
+	};
+	static struct seen s;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct buf *b = slurp(want[i].file);
+
+		for (size_t step = 1; step <= b->n; step += step < 16 ? 1 : 97) {
+			if (strstr(want[i].file, "spdy")) {
+				struct ks_spdy *sp = ks_spdy_new();
+
+				memset(&s, 0, sizeof(s));
+				spdy_run(sp, KS_FROM_CLIENT, b, step, &s);
+				ks_spdy_free(sp);
+			} else {
+				ws_run(KS_FROM_CLIENT, 5, b, step, &s);
+			}
+			cr_assert_eq(s.err, 0, "%s step %zu: %d", want[i].file, step, s.err);
+			cr_assert_str_eq(s.log, want[i].log, "%s step %zu", want[i].file, step);
+			cr_assert_eq(s.nchan[KS_STDIN], want[i].in_len, "%s", want[i].file);
+			cr_assert_eq(memcmp(s.chan[KS_STDIN], want[i].in, want[i].in_len), 0, "%s",
+				     want[i].file);
+		}
+	}
+}
