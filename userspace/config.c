@@ -42,11 +42,9 @@ static const char default_text[] =
 static const char *const top_keys[] = {
 	"cgroup", "listen", "fail_mode", "control", "mark", "heartbeat_ms",
 	"stale_ms", "workers", "log_level", "targets", "store", "timeouts",
-	"policy_dir", "identity", "pods", "pod_cache", "export", NULL,
+	"policy_dir", "identity", "pods", "pod_cache", "export", "metrics", NULL,
 };
-static const char *const top_later[] = {
-	"metrics", NULL,
-};
+static const char *const top_later[] = { NULL };
 static const char *const export_keys[] = {
 	"name", "type", "format", "address", "path", "tls", "token",
 	"token_file", "batch", "max_bytes", "keep", "timeout_ms",
@@ -397,6 +395,19 @@ static int get_endpoint(struct pctx *c, json_t *v, const char *path,
 			    safe);
 	}
 	return 0;
+}
+
+/* "metrics": "ip:port" (Prometheus text on GET /metrics) or null (off). */
+static int parse_metrics(struct pctx *c, json_t *root, struct config *cfg)
+{
+	json_t *v = json_object_get(root, "metrics");
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(c, "metrics", "expected \"ip:port\" or null, got %s", type_name(v));
+	cfg->metrics_on = true;
+	return get_endpoint(c, v, "metrics", &cfg->metrics);
 }
 
 static bool same_endpoint(const struct cfg_endpoint *a,
@@ -1287,6 +1298,8 @@ static int parse_root(struct pctx *c, json_t *root, struct config *cfg)
 		err = get_abs_path(c, root, "cgroup", true, 4095, &cfg->cgroup);
 	if (!err)
 		err = parse_listen(c, root, cfg);
+	if (!err)
+		err = parse_metrics(c, root, cfg);
 	if (!err)
 		err = get_fail_mode(c, root, "", &cfg->fail_mode);
 	if (!err)

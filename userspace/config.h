@@ -7,6 +7,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -114,6 +115,8 @@ struct config {
 		uint16_t port;	/* default 15443 */
 	} listen;
 	enum fail_mode fail_mode;	/* default closed */
+	bool metrics_on;	/* "metrics" set: default off */
+	struct cfg_endpoint metrics;	/* where GET /metrics is served */
 	char *control;		/* default "/run/sluice/ctl.sock" */
 	uint32_t mark;		/* SO_MARK of upstream sockets, default 0x51ce */
 	uint32_t heartbeat_ms;	/* default 200 */

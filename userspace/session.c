@@ -318,6 +318,15 @@ static void review(struct session *s, const struct policy_request *req, json_t *
 			  out->approval, "error", strerror(-r));
 }
 
+/* decisions made since start, by action (allow, review, deny) */
+static uint64_t decided[3];
+
+void session_decision_counts(uint64_t out[3])
+{
+	for (int i = 0; i < 3; i++)
+		out[i] = __atomic_load_n(&decided[i], __ATOMIC_RELAXED);
+}
+
 enum policy_action session_decide(struct session *s, const struct policy_request *req,
 				  json_t *request, struct session_decision *out)
 {
@@ -336,6 +345,7 @@ enum policy_action session_decide(struct session *s, const struct policy_request
 	out->rule = out->d.rule;
 	if (out->action == POLICY_REVIEW)
 		review(s, req, request, out);
+	__atomic_add_fetch(&decided[out->action], 1, __ATOMIC_RELAXED);
 	s->metadata_only = out->action != POLICY_DENY && out->d.record == POLICY_RECORD_METADATA;
 	ev = policy_decision_json(&out->d, req);
 	if (ev) {

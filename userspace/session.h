@@ -123,6 +123,10 @@ enum policy_action session_decide(struct session *s, const struct policy_request
 				  json_t *request, struct session_decision *out);
 void session_decision_release(struct session_decision *d);
 
+/* Decisions made since start, indexed by enum policy_action (the action
+ * taken: a granted review counts as allow). With no policy, none. */
+void session_decision_counts(uint64_t out[3]);
+
 /* The session id as 32 hex digits, or "" when not recording. */
 void session_id(const struct session *s, char out[33]);
 

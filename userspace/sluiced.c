@@ -26,6 +26,7 @@
 #include "fs.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "pods.h"
 #include "k8s/podcache.h"
 #include "session.h"
@@ -222,6 +223,7 @@ static int run(struct config *cfg)
 	struct worker *workers[MAX_WORKERS] = {};
 	struct ctl_view view = {};
 	struct ctl *ctl = NULL;
+	struct metrics *metrics = NULL;
 	struct proxy px = {};
 	struct beat_args beat = {};
 	struct store *st = NULL;
@@ -357,6 +359,12 @@ static int run(struct config *cfg)
 			  "path", cfg->control, "error", strerror(errno));
 		goto out;
 	}
+	if (cfg->metrics_on && !(metrics = metrics_start(&view))) {
+		err = -errno;
+		log_error("cannot serve metrics", "{s:s, s:s}", "address", cfg->metrics.text,
+			  "error", strerror(errno));
+		goto out;
+	}
 	beat.rd = rd;
 	beat.view = &view;
 	beat.ms = cfg->heartbeat_ms;
@@ -387,6 +395,7 @@ out:
 	/* gone now: the kernel applies each target's fail mode at once */
 	if (rd)
 		redirect_beat(rd, 0);
+	metrics_stop(metrics);
 	ctl_stop(ctl);
 	/* workers drain first; then the store writes what they gave it;
 	 * only then may connections (which own the records) be freed */

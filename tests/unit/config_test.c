@@ -438,21 +438,26 @@ Test(config_bad, unknown_key_is_escaped)
 	parse_bad("{\"a\\nb\\\"c\": 1}", "t.json: a\\x0ab\\\"c: unknown key");
 }
 
-Test(config_bad, unsupported_top_level_keys)
+Test(config_good, metrics)
 {
-	static const char *const keys[] = {
-		"metrics",
-	};
-	char text[128], want[128];
+	struct config *cfg = parse_ok("{\"metrics\": \"127.0.0.1:9477\"}");
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		snprintf(text, sizeof(text), "{\"%s\": null}", keys[i]);
-		snprintf(want, sizeof(want),
-			 "t.json: %s: not supported by this version yet",
-			 keys[i]);
-		parse_bad_exact(text, want);
-		cr_assert_null(strstr(err, "unknown key"));
-	}
+	cr_expect(cfg->metrics_on);
+	cr_expect_str_eq(cfg->metrics.text, "127.0.0.1:9477");
+	cr_expect_eq(cfg->metrics.port, 9477);
+	config_free(cfg);
+	cfg = parse_ok("{\"metrics\": null}");
+	cr_expect(!cfg->metrics_on);
+	config_free(cfg);
+	cfg = parse_ok("{}");
+	cr_expect(!cfg->metrics_on);	/* off unless asked for */
+	config_free(cfg);
+}
+
+Test(config_bad, metrics)
+{
+	parse_bad("{\"metrics\": 9477}", "t.json: metrics: expected \"ip:port\" or null, got an integer");
+	parse_bad("{\"metrics\": \"localhost\"}", "t.json: metrics: ");
 }
 
 Test(config_bad, unsupported_target_keys)
