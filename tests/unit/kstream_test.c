@@ -549,6 +549,24 @@ static int spdy_bad(const struct buf *tail, bool with_session)
 	return rc;
 }
 
+/* t: a SYN_STREAM for stream 1 whose header block is nv, compressed by a
+ * fresh compressor. */
+static void syn_with(struct buf *t, const struct buf *nv)
+{
+	static struct buf body;
+	struct zc c;
+
+	zc_init(&c);
+	t->n = body.n = 0;
+	put32(&body, 1);
+	put32(&body, 0);
+	put8(&body, 0);
+	put8(&body, 0);
+	zc_block(&c, &body, nv);
+	deflateEnd(&c.z);
+	ctrl(t, 1, 0, &body);
+}
+
 Test(spdy, hostile_frames_refused)
 {
 	static struct buf t, body, nv, big;
@@ -590,7 +608,6 @@ Test(spdy, hostile_frames_refused)
 	ctrl(&t, 1, 0, &body);
 	cr_assert_eq(spdy_bad(&t, false), -EBADMSG);
 	/* a header block inflating past KS_SPDY_MAX_HEADERS (a zlib bomb) */
-	zc_init(&c);
 	nv.n = 0;
 	put32(&nv, 1);
 	big.n = 0;
@@ -599,32 +616,15 @@ Test(spdy, hostile_frames_refused)
 	put(&nv, "streamtype", 10);
 	put32(&nv, 100000);
 	put(&nv, big.d, 100000);
-	t.n = 0;
-	body.n = 0;
-	put32(&body, 1);
-	put32(&body, 0);
-	put8(&body, 0);
-	put8(&body, 0);
-	zc_block(&c, &body, &nv);
-	deflateEnd(&c.z);
-	cr_assert_lt(body.n, 2000);
-	ctrl(&t, 1, 0, &body);
+	syn_with(&t, &nv);
+	cr_assert_lt(t.n, 2000);
 	cr_assert_eq(spdy_bad(&t, false), -EMSGSIZE);
 	/* a name/value block that lies about its sizes */
-	zc_init(&c);
 	nv.n = 0;
 	put32(&nv, 1);
 	put32(&nv, 1000);
 	put(&nv, "streamtype", 10);
-	t.n = 0;
-	body.n = 0;
-	put32(&body, 1);
-	put32(&body, 0);
-	put8(&body, 0);
-	put8(&body, 0);
-	zc_block(&c, &body, &nv);
-	deflateEnd(&c.z);
-	ctrl(&t, 1, 0, &body);
+	syn_with(&t, &nv);
 	cr_assert_eq(spdy_bad(&t, false), -EBADMSG);
 	/* the same stream opened twice; more streams than the table */
 	zc_init(&c);
