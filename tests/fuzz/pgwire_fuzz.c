@@ -27,9 +27,9 @@
  *	-lssl -lcrypto -ljansson -o build/pgwire_fuzz && \
  *	build/pgwire_fuzz -max_len=4096 tests/fuzz/corpus/pgwire
  *
- * Built with -DFUZZ_REPLAY instead of -fsanitize=fuzzer (e.g. with gcc and
- * ASan), it has a main() that runs each file named on the command line
- * once: the seed corpus as a regression test.
+ * Linked with tests/fuzz/replay.c instead of -fsanitize=fuzzer, it runs
+ * each file named on the command line once: the seed corpus as a
+ * regression test.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -234,26 +234,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(copy);
 	return 0;
 }
-
-#ifdef FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	static unsigned char buf[1 << 20];
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		size_t n;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-		printf("ok %s (%zu bytes)\n", argv[i], n);
-	}
-	return 0;
-}
-#endif

@@ -18,9 +18,9 @@
  *	userspace/lib/log.c -ljansson -lrocksdb -lssl -lcrypto -lpthread \
  *	-o build/store_fuzz && build/store_fuzz tests/fuzz/corpus/store
  *
- * Built with -DFUZZ_REPLAY instead of -fsanitize=fuzzer (e.g. with gcc and
- * ASan), it has a main() that runs each file named on the command line
- * once: the seed corpus as a regression test.
+ * Linked with tests/fuzz/replay.c instead of -fsanitize=fuzzer, it runs
+ * each file named on the command line once: the seed corpus as a
+ * regression test.
  */
 #include "store.c"
 
@@ -67,26 +67,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(copy);
 	return 0;
 }
-
-#ifdef FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	static unsigned char buf[1 << 20];
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		size_t n;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-		printf("ok %s (%zu bytes)\n", argv[i], n);
-	}
-	return 0;
-}
-#endif
