@@ -76,7 +76,7 @@ int cli_run_object(int argc, char **argv)
 {
 	if (argc < 1)
 		return cli_usage(NULL, "missing OBJECT");
-	return cli_dispatch(objects, NULL, argc, argv);
+	return cli_dispatch(objects, NULL, NULL, argc, argv);
 }
 
 void cli_set_output(FILE *out, FILE *err)

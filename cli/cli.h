@@ -124,10 +124,12 @@ void cli_candidates(const struct cmd *cmds, const char *word, char *buf,
 /*
  * Dispatch argv[0] through `cmds` (`what` names the level for messages,
  * e.g. "target"; NULL for the objects). No word, or below the objects a
- * first word that is a flag, runs the first entry with all the words. Unknown or ambiguous words
- * are usage errors. Returns the handler's exit status.
+ * first word that is a flag, runs the first entry with all the words. An
+ * entry without a handler (the "help" of every object) prints `help`.
+ * Unknown or ambiguous words are usage errors. Returns the handler's exit
+ * status.
  */
-int cli_dispatch(const struct cmd *cmds, const char *what, int argc,
+int cli_dispatch(const struct cmd *cmds, const char *what, const char *help, int argc,
 		 char **argv);
 
 /*

@@ -147,22 +147,15 @@ static int do_deny(int argc, char **argv)
 	return decide(argc, argv, 0);
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "list", do_list, NULL },
 	{ "grant", do_grant, NULL },
 	{ "deny", do_deny, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_approval(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "approval", argc, argv);
+	return cli_dispatch(cmds, "approval", help_text, argc, argv);
 }

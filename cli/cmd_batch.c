@@ -146,20 +146,13 @@ out:
 	return rc;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "file", do_file, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_batch(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "batch", argc, argv);
+	return cli_dispatch(cmds, "batch", help_text, argc, argv);
 }

@@ -88,21 +88,14 @@ out:
 	return rc;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "list", do_list, NULL },
 	{ "show", do_list, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_conn(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "conn", argc, argv);
+	return cli_dispatch(cmds, "conn", help_text, argc, argv);
 }

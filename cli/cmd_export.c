@@ -123,20 +123,13 @@ static int do_sink_status(int argc, char **argv)
 	return rc;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "status", do_sink_status, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_export(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "export", argc, argv);
+	return cli_dispatch(cmds, "export", help_text, argc, argv);
 }

@@ -452,22 +452,15 @@ static int do_dump(int argc, char **argv)
 	return CLI_OK;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "show", do_show, NULL },
 	{ "list", do_show, NULL },
 	{ "dump", do_dump, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_map(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "map", argc, argv);
+	return cli_dispatch(cmds, "map", help_text, argc, argv);
 }

@@ -245,23 +245,16 @@ out:
 	return rc;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "show", do_show, NULL },
 	{ "check", do_check, NULL },
 	{ "reload", do_reload, NULL },
 	{ "test", do_test, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_policy(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "policy", argc, argv);
+	return cli_dispatch(cmds, "policy", help_text, argc, argv);
 }

@@ -59,21 +59,14 @@ static int do_show(int argc, char **argv)
 	return CLI_OK;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "show", do_show, NULL },
 	{ "list", do_show, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_prog(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "prog", argc, argv);
+	return cli_dispatch(cmds, "prog", help_text, argc, argv);
 }

@@ -98,20 +98,13 @@ out:
 	return rc;
 }
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "pubkey", do_pubkey, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_seal(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "seal", argc, argv);
+	return cli_dispatch(cmds, "seal", help_text, argc, argv);
 }

@@ -1339,24 +1339,17 @@ out:
 
 /* ---- the table ------------------------------------------------------- */
 
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return cli_help(help_text);
-}
-
 static const struct cmd cmds[] = {
 	{ "list", do_list, NULL },
 	{ "show", do_show, NULL },
 	{ "replay", do_replay, NULL },
 	{ "verify", do_verify, NULL },
 	{ "export", do_session_export, NULL },
-	{ "help", do_help, NULL },
+	{ "help", NULL, NULL },	/* help_text */
 	{ 0 }
 };
 
 int do_session(int argc, char **argv)
 {
-	return cli_dispatch(cmds, "session", argc, argv);
+	return cli_dispatch(cmds, "session", help_text, argc, argv);
 }

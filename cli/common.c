@@ -178,7 +178,7 @@ int cli_usage(const char *what, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-int cli_dispatch(const struct cmd *cmds, const char *what, int argc,
+int cli_dispatch(const struct cmd *cmds, const char *what, const char *help, int argc,
 		 char **argv)
 {
 	const struct cmd *c;
@@ -190,7 +190,7 @@ int cli_dispatch(const struct cmd *cmds, const char *what, int argc,
 		return cmds[0].func(argc, argv);
 	c = cli_match(cmds, argv[0], &ambiguous);
 	if (c)
-		return c->func(argc - 1, argv + 1);
+		return c->func ? c->func(argc - 1, argv + 1) : cli_help(help);
 	if (ambiguous) {
 		cli_candidates(cmds, argv[0], names, sizeof(names));
 		return cli_usage(what, "ambiguous %s '%s': %s",

@@ -144,6 +144,7 @@ static const struct cmd table[] = {
 	{ "shows", h_shows, NULL },
 	{ "list", h_list, NULL },
 	{ "load", h_load, NULL },
+	{ "help", NULL, NULL },
 	{ 0 }
 };
 
@@ -211,16 +212,20 @@ Test(dispatch, table)
 	FILE *f = open_memstream(&err, &len);
 
 	cli_set_output(f, f);
-	cr_assert_eq(cli_dispatch(table, "thing", 2, argv), 11);
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 2, argv), 11);
 	/* no word, or a flag first: the first entry, with all the words */
-	cr_assert_eq(cli_dispatch(table, "thing", 0, argv + 2), 13);
-	cr_assert_eq(cli_dispatch(table, "thing", 1, flag), 12);
-	cr_assert_eq(cli_dispatch(table, "thing", 1, amb), CLI_USAGE);
-	cr_assert_eq(cli_dispatch(table, "thing", 1, unk), CLI_USAGE);
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 0, argv + 2), 13);
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 1, flag), 12);
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 1, amb), CLI_USAGE);
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 1, unk), CLI_USAGE);
+	/* an entry without a handler prints the help text */
+	cr_assert_eq(cli_dispatch(table, "thing", "thing help\n", 1, (char *[]){ "he", NULL }),
+		     CLI_OK);
 	cli_set_output(NULL, NULL);
 	fclose(f);
 	cr_assert(strstr(err, "ambiguous command 'l': list, load"), "%s", err);
 	cr_assert(strstr(err, "unknown command 'frob' for thing"), "%s", err);
+	cr_assert(strstr(err, "thing help\n"), "%s", err);
 	free(err);
 }
 
