@@ -21,6 +21,13 @@
 # BENCH_REPS times and the median printed. The table goes to stdout and to
 # build/bench/results.md; the method is written under it.
 #
+# Then the PostgreSQL part (issue 5's Benchmark, scripts/bench_pg.sh):
+# pgbench -S and -N at c = 1, 8, 32 for BENCH_PG_SECS each, direct vs
+# sluice (postgres target with a held SCRAM credential, plain and TLS toward
+# the client, async and strict recording) vs PgBouncer (session mode) vs
+# HAProxy `mode tcp`; its tables follow the ones above. BENCH selects:
+# all (the default), tcp (the part above only), pg (the PostgreSQL part only).
+#
 # Root only; installs what it needs (haproxy, the compilers and headers for
 # bench/) with apt-get when missing. Needs the sluice pins to itself (one
 # sluiced per bpffs): on a shared machine run it in its own namespaces,
@@ -40,7 +47,8 @@
 # BENCH_RR_SECS (2: a round-trip run stops after this), BENCH_IDLE (1000
 # connections), BENCH_REC_BYTES (1 GiB), BENCH_WORKERS (2: sluiced workers,
 # HAProxy threads), BENCH_MODES ("off async strict"), BENCH_KEEP (1: keep
-# the temp dir with the logs and configs).
+# the temp dir with the logs and configs); scripts/bench_pg.sh lists the
+# BENCH_PG_* ones.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -66,6 +74,7 @@ IDLE_PAR=10
 REC_BYTES=${BENCH_REC_BYTES:-$((1 << 30))}
 WORKERS=${BENCH_WORKERS:-2}
 MODES=${BENCH_MODES:-off async strict}
+BENCH=${BENCH:-all}
 RR_REQ=64
 RR_RESP=64
 CLIENT_TIMEOUT=180
@@ -84,8 +93,11 @@ LISTEN_PORT=15443
 #   gcc, libssl-dev, libjansson-dev, librocksdb-dev   build bench/*.c
 #   openssl       the test certificate;  procps, iproute2   ps, ss
 #   python3       reads `sluice -j status`
+#   postgresql    the PostgreSQL part's server, psql and pgbench (15)
+#   pgbouncer     the PostgreSQL part's reference pooler (session mode)
+#   util-linux    setpriv (PgBouncer refuses to run as root)
 BENCH_PKGS=(haproxy gcc libc6-dev libssl-dev libjansson-dev librocksdb-dev
-	openssl procps iproute2 coreutils python3)
+	openssl procps iproute2 coreutils python3 postgresql pgbouncer util-linux)
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() {
@@ -94,6 +106,8 @@ die() {
 }
 
 # ---- preconditions and packages ---------------------------------------------
+
+case $BENCH in all | tcp | pg) ;; *) die "BENCH=$BENCH: all, tcp or pg" ;; esac
 
 [[ ${EUID:-$(id -u)} -eq 0 ]] ||
 	die "run as root: it loads bpf programs and installs packages (sudo make bench)"
@@ -199,6 +213,7 @@ cleanup() {
 	stop_pid "$SLUICED_PID" 30
 	stop_pid "$HAPROXY_PID"
 	stop_pid "$SERVER_PID"
+	pg_cleanup
 	if ((STARTED_SLUICED)); then
 		"$SLUICED" --uninstall >"$T/uninstall.log" 2>&1 ||
 			log "WARNING: sluiced --uninstall failed: $(tail -n 5 "$T/uninstall.log")"
@@ -218,6 +233,9 @@ cleanup() {
 	fi
 	exit "$rc"
 }
+# the PostgreSQL part: its addresses, pg_cleanup, pg_bench, pg_report
+# shellcheck source=scripts/bench_pg.sh
+source "$ROOT/scripts/bench_pg.sh"
 trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
@@ -418,11 +436,64 @@ active_conns() {
 		<<<"$(daemon_status)" 2>/dev/null || echo "?"
 }
 
+# cell VALUE [BASE [DECIMALS]]: "VALUE (RATIO×)", ratio = VALUE / BASE; no BASE: "VALUE"
+cell() {
+	local v=$1 b=${2:-} prec=${3:-0}
+	[[ -n $v ]] || {
+		echo "—"
+		return
+	}
+	if [[ -n $b ]] && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
+		awk -v v="$v" -v b="$b" -v p="$prec" 'BEGIN { printf "%.*f (%.2f×)", p, v, v / b }'
+	else
+		awk -v v="$v" -v p="$prec" 'BEGIN { printf "%.*f", p, v }'
+	fi
+}
+ratio() {	# ratio A B: A / B to 2 places, or —
+	if [[ -n $1 && -n $2 ]] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
+		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'
+	else
+		echo "—"
+	fi
+}
+
+# row PATH BASE KEY:PREC...: one table row, each cell "median (ratio to
+# BASE's)"; a KEY written =KEY gets no ratio
+row() {
+	local p=$1 base=$2 kp k prec b
+	shift 2
+	printf '| %s |' "$p"
+	for kp in "$@"; do
+		k=${kp%:*} prec=${kp#*:} b=$base
+		[[ $k == =* ]] && k=${k#=} b=
+		printf ' %s |' "$(cell "$(median "$p|$k")" "${b:+$(median "$b|$k")}" "$prec")"
+	done
+	echo
+}
+
+# start_sluiced CFG LOG CMD...: sluiced with CFG (checked first), its output
+# in LOG; ready when CMD, a client through it, succeeds. Sets SLUICED_PID.
+start_sluiced() {
+	local cfg=$1 slog=$2 i
+	shift 2
+	"$SLUICED" --check-config "$cfg" >"$T/check.log" 2>&1 ||
+		die "sluiced refuses $cfg: $(cat "$T/check.log")"
+	STARTED_SLUICED=1
+	"$SLUICED" --config "$cfg" >"$slog" 2>&1 &
+	SLUICED_PID=$!
+	for ((i = 0; i < 150; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		alive "$SLUICED_PID" || die "sluiced exited: $(tail -n 20 "$slog")"
+		sleep 0.1
+	done
+	die "sluiced not relaying after 15 s: $(tail -n 20 "$slog")"
+}
+
 # ---- peers ----------------------------------------------------------------------
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=sluice-bench \
-	-addext "subjectAltName=IP:$SLUICE_TLS_IP,IP:$HAP_TLS_IP" 2>"$T/openssl.err" ||
+	-addext "subjectAltName=IP:$SLUICE_TLS_IP,IP:$HAP_TLS_IP,IP:$PG_IP" 2>"$T/openssl.err" ||
 	die "cannot create the test certificate: $(cat "$T/openssl.err")"
 cat "$T/cert.pem" "$T/key.pem" >"$T/haproxy.pem"
 
@@ -437,6 +508,14 @@ done
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$SECONDS
+
+if [[ $BENCH == pg ]]; then
+	pg_bench
+	mkdir -p "$OUT"
+	pg_report | tee "$OUT/results.md"
+	log "written to $OUT/results.md"
+	exit 0
+fi
 
 # ---- recorder alone -------------------------------------------------------------
 
@@ -520,20 +599,11 @@ EOF
 
 for mode in $MODES; do
 	write_config "$mode" "$T/sluiced-$mode.json"
-	"$SLUICED" --check-config "$T/sluiced-$mode.json" >"$T/check.log" 2>&1 ||
-		die "sluiced refuses the bench config: $(cat "$T/check.log")"
 	log "sluiced, store.mode $mode"
-	STARTED_SLUICED=1
-	"$SLUICED" --config "$T/sluiced-$mode.json" >"$T/sluiced-$mode.log" 2>&1 &
-	SLUICED_PID=$!
 	# ready when a connection to the match address (where nothing listens,
 	# fail_mode closed) gets its answer: that one went through sluiced
-	for ((i = 0; i < 150; i++)); do
-		in_cg "$LOADGEN" rr "$SLUICE_TCP_IP" "$PLAIN_PORT" 1 1 1 >/dev/null 2>&1 && break
-		alive "$SLUICED_PID" || die "sluiced exited: $(tail -n 20 "$T/sluiced-$mode.log")"
-		sleep 0.1
-	done
-	((i < 150)) || die "sluiced not relaying after 15 s: $(tail -n 20 "$T/sluiced-$mode.log")"
+	start_sluiced "$T/sluiced-$mode.json" "$T/sluiced-$mode.log" \
+		in_cg "$LOADGEN" rr "$SLUICE_TCP_IP" "$PLAIN_PORT" 1 1 1
 	idle "sluice $mode" "$SLUICE_TCP_IP" "$PLAIN_PORT" "$SLUICED_PID"
 	idle "sluice $mode tls" "$SLUICE_TLS_IP" "$TLS_PORT" "$SLUICED_PID" tls
 	close_idle
@@ -549,29 +619,9 @@ done
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T_START))
+[[ $BENCH == tcp ]] || pg_bench
 
 # ---- the table -----------------------------------------------------------------------
-
-# cell VALUE [BASE [DECIMALS]]: "VALUE (RATIO×)", ratio = VALUE / BASE; no BASE: "VALUE"
-cell() {
-	local v=$1 b=${2:-} prec=${3:-0}
-	[[ -n $v ]] || {
-		echo "—"
-		return
-	}
-	if [[ -n $b ]] && awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
-		awk -v v="$v" -v b="$b" -v p="$prec" 'BEGIN { printf "%.*f (%.2f×)", p, v, v / b }'
-	else
-		awk -v v="$v" -v p="$prec" 'BEGIN { printf "%.*f", p, v }'
-	fi
-}
-ratio() {	# ratio A B: A / B to 2 places, or —
-	if [[ -n $1 && -n $2 ]] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-		awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'
-	else
-		echo "—"
-	fi
-}
 
 PATHS=(direct "haproxy tcp")
 for mode in $MODES; do PATHS+=("sluice $mode"); done
@@ -581,20 +631,6 @@ for mode in $MODES; do PATHS+=("sluice $mode tls"); done
 CIPHER=$(sed -n '/^tls=/{s/^tls=\([^ ]*\) cipher=\(.*\)/\1 \2/p;q}' "$T/client.err" 2>/dev/null || true)
 GITREV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-
-# row PATH BASE KEY:PREC...: one table row, each cell "median (ratio to
-# BASE's)"; a KEY written =KEY gets no ratio
-row() {
-	local p=$1 base=$2 kp k prec b
-	shift 2
-	printf '| %s |' "$p"
-	for kp in "$@"; do
-		k=${kp%:*} prec=${kp#*:} b=$base
-		[[ $k == =* ]] && k=${k#=} b=
-		printf ' %s |' "$(cell "$(median "$p|$k")" "${b:+$(median "$b|$k")}" "$prec")"
-	done
-	echo
-}
 
 report() {
 	local p k base
@@ -683,5 +719,8 @@ EOF
 }
 
 mkdir -p "$OUT"
-report | tee "$OUT/results.md"
+{
+	report
+	[[ $BENCH == tcp ]] || pg_report
+} | tee "$OUT/results.md"
 log "written to $OUT/results.md"
