@@ -2,8 +2,8 @@
 # vagrant/provision.sh ROLE NODE_IP CP_IP K8S_MINOR, run as root in each VM.
 #   every node: containerd (Debian), kubelet/kubeadm/kubectl (pkgs.k8s.io)
 #   cp:     kubeadm init, flannel, builds the sluice image, serves it and
-#           the join command to the worker on $CP_IP:8099, waits for the worker, deploys
-#           the DaemonSet and runs scripts/e2e-cluster.sh
+#           the join command to the worker on $CP_IP:8099, deploys the
+#           DaemonSet, and runs scripts/e2e-cluster.sh once the worker is in
 #   worker: fetches both, imports the image, joins
 # The worker comes up after cp (Vagrant's order), so cp's e2e runs when
 # `vagrant provision cp` is run again once both are up (README.md here).
