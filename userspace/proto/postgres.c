@@ -174,8 +174,10 @@ static void finish(struct pg *pg, const char *why)
 	pg->closing = 1;
 	pg->ctx->req |= PROTO_REQ_CLOSE;
 	/* cut to fit: the session record keeps the start of the reason */
-	size_t n = strnlen(why, sizeof(pg->ctx->why) - 1);
+	size_t n = strlen(why);
 
+	if (n >= sizeof(pg->ctx->why))
+		n = sizeof(pg->ctx->why) - 1;
 	memcpy(pg->ctx->why, why, n);
 	pg->ctx->why[n] = '\0';
 }
