@@ -120,6 +120,9 @@ deps:
 # scripts/kube-apiserver.sh caches it); where it cannot be built they skip.
 test: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/san SANITIZE=1 all unit-bins
+	@# the plain -O2 build too: it is what `make demo` and `make bench` run,
+	@# and gcc's warnings differ without the sanitizers
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/kube-apiserver.sh >/dev/null || echo "note: no kube-apiserver here; the Kubernetes tests will skip"
 	$(Q)tests/run.sh build/san
 
