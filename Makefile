@@ -34,6 +34,7 @@ DAEMON_SRCS	:= $(filter-out userspace/sluiced.c,$(wildcard userspace/*.c))
 DAEMON_SRCS	+= $(wildcard userspace/k8s/*.c)
 # protocol modules (proto/proto.h is conn.c's one hook for them)
 DAEMON_SRCS	+= userspace/proto/pgwire.c userspace/proto/postgres.c
+DAEMON_SRCS	+= userspace/proto/http.c userspace/proto/k8sreq.c userspace/proto/kubernetes.c
 # the CLI reads recordings through store.c, read-only, and decides with the
 # policy engine itself (check, test --dir); no other proxy code
 CLI_SRCS	:= $(filter-out cli/sluice_main.c,$(wildcard cli/*.c)) \

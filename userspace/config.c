@@ -68,11 +68,9 @@ static const char *const tls_keys[] = {
 };
 static const char *const cert_keys[] = { "cert", "key", NULL };
 static const char *const credential_keys[] = {
-	"client_cert", "client_key", "user", "password_file", NULL,
+	"client_cert", "client_key", "user", "password_file", "token_file", NULL,
 };
-static const char *const credential_later[] = {
-	"token_file", NULL,
-};
+static const char *const credential_later[] = { NULL };
 static const char *const listen_keys[] = {
 	"ipv4", "ipv6", "node", "port", NULL,
 };
@@ -81,7 +79,7 @@ static const char *const target_keys[] = {
 	"client_auth", NULL,
 };
 static const char *const kinds_later[] = {
-	"kubernetes", "mysql", NULL,
+	"mysql", NULL,
 };
 static const char *const none[] = { NULL };
 
@@ -463,12 +461,16 @@ static int parse_kind(struct pctx *c, json_t *t, const char *prefix,
 		*out = TARGET_POSTGRES;
 		return 0;
 	}
+	if (!strcmp(s, "kubernetes")) {
+		*out = TARGET_KUBERNETES;
+		return 0;
+	}
 	sanitize(safe, sizeof(safe), s);
 	if (in_list(kinds_later, s))
 		return fail(c, path,
-			    "\"%s\" is not supported by this version yet (supported: tcp, postgres)",
+			    "\"%s\" is not supported by this version yet (supported: tcp, postgres, kubernetes)",
 			    safe);
-	return fail(c, path, "unknown kind \"%s\" (supported: tcp, postgres)", safe);
+	return fail(c, path, "unknown kind \"%s\" (supported: tcp, postgres, kubernetes)", safe);
 }
 
 static int parse_matches(struct pctx *c, json_t *t, const char *prefix,
@@ -747,6 +749,12 @@ static int parse_credential(struct pctx *c, json_t *t, const char *prefix,
 	}
 	if (!err && (tg->cred_user || tg->password_file) && tg->kind != TARGET_POSTGRES)
 		return fail(c, cpath, "user and password_file are for postgres targets");
+	if (!err)
+		err = get_file(c, cr, cpath, "token_file", &tg->token_file);
+	if (!err && tg->token_file && tg->kind != TARGET_KUBERNETES)
+		return fail(c, cpath, "token_file is for kubernetes targets");
+	if (!err && tg->token_file && tg->client_cert)
+		return fail(c, cpath, "expected token_file, or client_cert and client_key (one of them)");
 	return err;
 }
 
@@ -785,6 +793,16 @@ static int parse_client_auth(struct pctx *c, json_t *t, const char *prefix,
 	int err = 0;
 
 	tg->client_auth = CLIENT_AUTH_KERNEL;
+	if (!v && tg->kind == TARGET_KUBERNETES) {
+		/* the agent keeps presenting what its kubeconfig holds: a
+		 * token or a certificate, whichever identity can verify */
+		tg->client_auth = (cfg->identity.n_issuers ? CLIENT_AUTH_JWT : 0) |
+				  (cfg->identity.client_ca && tg->n_certs ? CLIENT_AUTH_CERT : 0);
+		if (!tg->client_auth)
+			return fail(c, prefix,
+				    "a kubernetes target needs identity.issuers or identity.client_ca (or \"client_auth\": \"kernel\")");
+		return 0;
+	}
 	if (!v)
 		return 0;
 	join_key(path, sizeof(path), prefix, "client_auth");
@@ -873,6 +891,10 @@ static int parse_target(struct pctx *c, json_t *t, struct config *cfg,
 		err = parse_credential(c, t, prefix, tg);
 	if (!err)
 		err = parse_client_auth(c, t, prefix, cfg, tg);
+	/* sluice reads and rewrites every request: TLS on both sides */
+	if (!err && tg->kind == TARGET_KUBERNETES && (!tg->n_certs || !tg->upstream_ca))
+		return fail(c, prefix,
+			    "a kubernetes target needs tls.cert and tls.key (toward the agent) and tls.upstream_ca");
 	return err;
 }
 
@@ -1659,6 +1681,8 @@ const char *config_kind_name(enum target_kind k)
 		return "tcp";
 	case TARGET_POSTGRES:
 		return "postgres";
+	case TARGET_KUBERNETES:
+		return "kubernetes";
 	}
 	return "unknown";
 }
@@ -1721,6 +1745,7 @@ void config_free(struct config *cfg)
 		free(t->client_key);
 		free(t->cred_user);
 		free(t->password_file);
+		free(t->token_file);
 	}
 	for (size_t i = 0; i < cfg->identity.n_issuers; i++) {
 		struct cfg_issuer *is = &cfg->identity.issuers[i];

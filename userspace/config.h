@@ -18,6 +18,7 @@
 enum target_kind {
 	TARGET_TCP,
 	TARGET_POSTGRES,	/* proto/postgres.c */
+	TARGET_KUBERNETES,	/* proto/kubernetes.c */
 };
 
 enum fail_mode {
@@ -74,6 +75,7 @@ struct cfg_target {
 	char *client_key;
 	char *cred_user;	/* postgres: the role sluice logs in as; NULL: the client's */
 	char *password_file;	/* postgres: that role's password (read per login) */
+	char *token_file;	/* kubernetes: the held bearer token (read per connection) */
 	unsigned client_auth;	/* enum client_auth bits; default kernel */
 };
 

@@ -112,6 +112,7 @@ struct conn {
 	struct proto_ctx pctx;
 	struct proto_out fly[2];	/* the module's output being sent, per side */
 	int po_connected;		/* told the module the upstream is there */
+	int po_cert;			/* the agent's certificate was looked at */
 	struct conn_info info;	/* guarded by reg.lock once registered */
 	struct conn *prev, *next;
 };
@@ -356,6 +357,32 @@ static size_t proto_backlog(struct conn *c)
 	return n;
 }
 
+/*
+ * A client certificate the agent's handshake verified (identity.client_ca)
+ * is its presented identity, before the module sees its first byte; a
+ * module may still take another (a token) later.
+ */
+static int proto_cert(struct conn *c)
+{
+	struct jwt_identity u = { 0 };
+	char why[160];
+	X509 *cert = tls_peer_cert(c->cs.tls);
+	json_t *ev;
+
+	c->po_cert = 1;
+	if (!cert)
+		return 0;
+	if (x509id_from_cert(cert, &u, why, sizeof(why))) {
+		conn_fail(c, "client certificate refused", why);
+		return -1;
+	}
+	identity_set_user(&c->id, &u);
+	ev = json_pack("{s:s, s:o}", "type", "identity", "user", identity_user_json(&c->id));
+	session_event(&c->sess, ev);
+	json_decref(ev);
+	return 0;
+}
+
 /* The module may have verified a presented identity: show it. */
 static void proto_user(struct conn *c)
 {
@@ -426,6 +453,8 @@ static int dir_progress(struct conn *c, struct dir *d)
 			if (!d->sent && d->may_send) {
 				if (proto_backlog(c) > CONN_PROTO_BACKLOG)
 					return 0;
+				if (src == &c->cs && src->tls && !c->po_cert && proto_cert(c))
+					return -1;
 				if (c->po->input(c->ps, side_of(c, src), d->plain, d->len)) {
 					conn_fail(c, c->po->name, c->pctx.why);
 					return -1;
@@ -997,10 +1026,10 @@ void conn_accepted(struct loop *l, struct session_worker *sw,
 		 "comm", c->info.k.comm, "cgroup", c->info.cgroup,
 		 "cgroup_id", (json_int_t)c->info.k.cgroup_id);
 
-	if (t->kind == TARGET_POSTGRES) {
-		/* the module decides per statement and opens the upstream
-		 * itself; TLS starts when its protocol says so */
-		c->po = &pg_proto_ops;
+	if (t->kind == TARGET_POSTGRES || t->kind == TARGET_KUBERNETES) {
+		/* the module decides per statement (request) and opens the
+		 * upstream itself; TLS starts when its protocol says so */
+		c->po = t->kind == TARGET_POSTGRES ? &pg_proto_ops : &k8s_proto_ops;
 		c->decided = 1;
 		c->pctx = (struct proto_ctx){
 			.sess = &c->sess, .id = &c->id, .px = px, .target = c->info.target,

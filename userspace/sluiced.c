@@ -121,13 +121,19 @@ static int tls_setup(const struct config *cfg, struct proxy *px)
 				specs[k].cert = t->certs[k].cert;
 				specs[k].key = t->certs[k].key;
 			}
-			px->tls_srv[i] = tls_server_new(specs, t->n_certs, NULL, 0,
-							err, sizeof(err));
+			/* kubernetes: HTTP/1.1 only; kubectl falls back from h2 */
+			px->tls_srv[i] = t->kind == TARGET_KUBERNETES ?
+				tls_server_new(specs, t->n_certs,
+					       (const unsigned char *)"\x08http/1.1", 9,
+					       err, sizeof(err)) :
+				tls_server_new(specs, t->n_certs, NULL, 0, err, sizeof(err));
 			if (!px->tls_srv[i])
 				goto fail;
 			if ((t->client_auth & CLIENT_AUTH_CERT) &&
 			    tls_server_verify_clients(px->tls_srv[i], cfg->identity.client_ca,
-						      !(t->client_auth & CLIENT_AUTH_KERNEL), err,
+						      /* required only when nothing else will do */
+						      !(t->client_auth &
+							(CLIENT_AUTH_KERNEL | CLIENT_AUTH_JWT)), err,
 						      sizeof(err)))
 				goto fail;
 		}

@@ -101,5 +101,6 @@ struct proto_ops {
 };
 
 extern const struct proto_ops pg_proto_ops;
+extern const struct proto_ops k8s_proto_ops;
 
 #endif
