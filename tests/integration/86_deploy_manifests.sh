@@ -157,10 +157,10 @@ for f in "$T"/etc/policies/*.json; do
 	log "$out"
 done
 # the check refuses what this version cannot enforce (so "ok" above means something)
-sed 's/"kind": "tcp"/"kind": "kubernetes"/' "$T/etc/config.json" >"$T/etc/later.json"
+sed 's/"kind": "tcp"/"kind": "mysql"/' "$T/etc/config.json" >"$T/etc/later.json"
 out=$("$SLUICED" --check-config "$T/etc/later.json" 2>&1) &&
-	fail "a kind kubernetes target passed --check-config: $out"
-[[ $out == *"not supported by this version yet"* ]] || fail "kind kubernetes: unexpected answer: $out"
+	fail "a kind mysql target passed --check-config: $out"
+[[ $out == *"not supported by this version yet"* ]] || fail "kind mysql: unexpected answer: $out"
 
 # --- RBAC, applied for real -----------------------------------------------------------------
 kube apply -f "$DEPLOY/rbac.yaml" >/dev/null
