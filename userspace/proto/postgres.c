@@ -1299,6 +1299,28 @@ static int client_startup(struct pg *pg, const struct pgw_frame *f, size_t rest)
 	return -EINVAL;
 }
 
+/*
+ * After a pass over buf[0..n) that consumed off bytes: keep the rest (a
+ * message not yet whole) in acc for the next input, in place when buf is
+ * acc already. A closing connection keeps nothing. Returns 0, or -ENOMEM
+ * when acc cannot take the rest.
+ */
+static int keep_tail(struct pg *pg, struct pgw_buf *acc, const uint8_t *buf, size_t n,
+		     size_t off)
+{
+	if (pg->closing) {
+		pgw_buf_reset(acc);
+		return 0;
+	}
+	if (buf == acc->data) {
+		if (off && n > off)
+			memmove(acc->data, acc->data + off, n - off);
+		acc->len = n - off;
+		return 0;
+	}
+	return off < n && pgw_buf_append(acc, buf + off, n - off) ? -ENOMEM : 0;
+}
+
 /* Every whole message the client has sent, in turn. */
 static int client_input(struct pg *pg, const uint8_t *p, size_t len)
 {
@@ -1340,17 +1362,8 @@ static int client_input(struct pg *pg, const uint8_t *p, size_t len)
 		if (r)
 			break;
 	}
-	if (pg->closing) {
-		pgw_buf_reset(acc);
-		return r;
-	}
-	if (buf == acc->data) {
-		if (off && n > off)
-			memmove(acc->data, acc->data + off, n - off);
-		acc->len = n - off;
-	} else if (off < n && pgw_buf_append(acc, buf + off, n - off)) {
+	if (keep_tail(pg, acc, buf, n, off))
 		return client_fatal(pg, "54000", "sluice: message too long");
-	}
 	return r;
 }
 
@@ -1396,17 +1409,8 @@ static int server_input(struct pg *pg, const uint8_t *p, size_t len)
 		if (r)
 			break;
 	}
-	if (pg->closing) {
-		pgw_buf_reset(acc);
-		return r;
-	}
-	if (buf == acc->data) {
-		if (off && n > off)
-			memmove(acc->data, acc->data + off, n - off);
-		acc->len = n - off;
-	} else if (off < n && pgw_buf_append(acc, buf + off, n - off)) {
+	if (keep_tail(pg, acc, buf, n, off))
 		return client_fatal(pg, "08P01", "sluice: message from the server too long");
-	}
 	return r;
 }
 
